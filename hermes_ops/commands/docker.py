@@ -1,0 +1,104 @@
+"""Argument lists for the docker CLI. No I/O here: callers run them locally or over SSH."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+
+def _labels(labels: Mapping[str, str] | None) -> list[str]:
+    return [part for key, value in sorted((labels or {}).items()) for part in ("--label", f"{key}={value}")]
+
+
+def run(
+    image: str,
+    *,
+    name: str,
+    command: Sequence[str] = (),
+    detach: bool = True,
+    remove_on_exit: bool = False,
+    network: str = "none",
+    hostname: str | None = None,
+    volumes: Iterable[str] = (),
+    environment: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> list[str]:
+    """`docker run`: network defaults to `none` because this project never needs a bridge."""
+    argv = ["docker", "run"]
+    if detach:
+        argv.append("--detach")
+    if remove_on_exit:
+        argv.append("--rm")
+    argv += ["--name", name, "--network", network]
+    if hostname:
+        argv += ["--hostname", hostname]
+    for volume in volumes:
+        argv += ["--volume", volume]
+    for key, value in sorted((environment or {}).items()):
+        argv += ["--env", f"{key}={value}"]
+    argv += _labels(labels)
+    return argv + [image, *command]
+
+
+def inspect_format(target: str, template: str, *, kind: str | None = None) -> list[str]:
+    """`docker inspect --format`: the one way probes read container and image facts."""
+    argv = ["docker", "inspect"]
+    if kind:
+        argv += ["--type", kind]
+    return argv + ["--format", template, target]
+
+
+def start(container: str) -> list[str]:
+    return ["docker", "start", container]
+
+
+def remove_container(container: str, *, force: bool = True) -> list[str]:
+    return ["docker", "rm", *(["--force"] if force else []), container]
+
+
+def remove_image(image: str) -> list[str]:
+    return ["docker", "rmi", image]
+
+
+def commit(container: str, image: str, *, labels: Mapping[str, str] | None = None, changes: Iterable[str] = ()) -> list[str]:
+    """`docker commit` with labels written as `LABEL` changes (commit has no --label flag)."""
+    argv = ["docker", "commit"]
+    for key, value in sorted((labels or {}).items()):
+        argv += ["--change", f"LABEL {key}={value}"]
+    for change in changes:
+        argv += ["--change", change]
+    return argv + [container, image]
+
+
+def tag(source: str, target: str) -> list[str]:
+    return ["docker", "tag", source, target]
+
+
+def exec_in(container: str, command: Sequence[str], *, workdir: str | None = None) -> list[str]:
+    """`docker exec` without a TTY, so output and exit codes pass through unchanged."""
+    argv = ["docker", "exec"]
+    if workdir:
+        argv += ["--workdir", workdir]
+    return argv + [container, *command]
+
+
+def list_containers(*, all_states: bool = True, label: str | None = None, template: str = "{{.Names}}") -> list[str]:
+    argv = ["docker", "ps", "--format", template]
+    if all_states:
+        argv.append("--all")
+    if label:
+        argv += ["--filter", f"label={label}"]
+    return argv
+
+
+def list_images(*, label: str | None = None, template: str = "{{.Repository}}:{{.Tag}}") -> list[str]:
+    argv = ["docker", "images", "--format", template]
+    if label:
+        argv += ["--filter", f"label={label}"]
+    return argv
+
+
+def import_tarball(path: str, image: str, *, changes: Iterable[str] = ()) -> list[str]:
+    argv = ["docker", "import"]
+    for change in changes:
+        argv += ["--change", change]
+    return argv + [path, image]

@@ -1,0 +1,148 @@
+"""The droplet: a container with `--network host --hostname texasca2` running sshd for user `core`.
+
+A container (rather than a second sshd on this machine) is what makes `hostname` print
+`texasca2` and keeps the user, its home and its audit log out of the machine's own /etc and /home.
+It reaches the engine through the bind-mounted socket, as production's `core` does.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from pathlib import Path
+
+from hermes_ops.sandbox.config import SandboxConfig
+from hermes_ops.sandbox.local import SandboxError, output, run_local
+
+FILES = Path(__file__).resolve().parent / "droplet_files"
+HOST_KEY = "ssh_host_ed25519_key"
+OPERATOR_KEY = "operator_ed25519"
+
+SSHD_CONFIG = """\
+# sshd of the sandbox droplet: key-only login for one user, on loopback only.
+Port {port}
+ListenAddress {address}
+HostKey /opt/hermes-sandbox/{host_key}
+PidFile /run/sshd-hermes.pid
+AllowUsers {user}
+PermitRootLogin no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitEmptyPasswords no
+UsePAM no
+AuthorizedKeysFile .ssh/authorized_keys
+PrintMotd no
+ClientAliveInterval 15
+MaxSessions 64
+MaxStartups 64:30:128
+AllowTcpForwarding yes
+"""
+
+
+def key_paths(config: SandboxConfig) -> dict[str, Path]:
+    keys = config.state_dir / "keys"
+    return {
+        "dir": keys,
+        "operator": keys / OPERATOR_KEY,
+        "known_hosts": keys / "known_hosts",
+        "host_key": config.state_dir / "droplet" / HOST_KEY,
+    }
+
+
+def known_hosts_name(address: str, port: int) -> str:
+    """How OpenSSH names a host in known_hosts: bare for port 22, `[host]:port` otherwise."""
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+def ensure_keys(config: SandboxConfig) -> bool:
+    """Operator key pair, droplet host key and the known_hosts that pins it; True if all were reused."""
+    paths = key_paths(config)
+    paths["dir"].mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths["host_key"].parent.mkdir(parents=True, exist_ok=True)
+    reused = True
+    for key, comment in ((paths["operator"], "hermes-sandbox-operator"), (paths["host_key"], "hermes-sandbox-droplet")):
+        if not key.exists():
+            reused = False
+            run_local(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)],
+                      timeout=30, what="ssh-keygen")
+    public_host_key = " ".join(Path(f"{paths['host_key']}.pub").read_text().split()[:2])
+    paths["known_hosts"].write_text(f"{known_hosts_name(config.bind_address, config.ssh_port)} {public_host_key}\n")
+    return reused
+
+
+def write_files(config: SandboxConfig) -> Path:
+    """Everything the droplet container mounts read-only at /opt/hermes-sandbox."""
+    directory = config.state_dir / "droplet"
+    directory.mkdir(parents=True, exist_ok=True)
+    for script in FILES.iterdir():
+        if script.suffix == ".sh":
+            shutil.copyfile(script, directory / script.name)
+    (directory / "sshd_config").write_text(SSHD_CONFIG.format(
+        port=config.ssh_port, address=config.bind_address, host_key=HOST_KEY, user=config.user))
+    shutil.copyfile(f"{key_paths(config)['operator']}.pub", directory / "authorized_keys")
+    (config.state_dir / "logs").mkdir(exist_ok=True)
+    return directory
+
+
+def port_in_use(address: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return True
+    return False
+
+
+def refuse_taken_port(address: str, port: int, what: str, how_to_change: str) -> None:
+    if port_in_use(address, port):
+        raise SandboxError(
+            f"port {port} on {address} ({what}) is already taken by another process",
+            host="localhost",
+            hint=f"see `ss -ltnp 'sport = :{port}'`; stop that process or choose another port ({how_to_change})",
+        )
+
+
+def wait_for_ssh_banner(address: str, port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    last_error = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=2) as connection:
+                if connection.recv(64).startswith(b"SSH-2.0"):
+                    return
+        except OSError as error:
+            last_error = str(error)
+        time.sleep(0.2)
+    raise SandboxError(f"the droplet's sshd did not answer on {address}:{port} within {timeout:.0f}s ({last_error})",
+                       host="localhost", hint="see `docker logs` of the droplet container")
+
+
+def container_state(docker: str, env: dict[str, str], name: str) -> str | None:
+    """`running`, `exited`, …, or None if there is no such container."""
+    completed = run_local([docker, "inspect", "--type", "container", "--format", "{{.State.Status}}", name],
+                          timeout=30, env=env, check=False)
+    return completed.stdout.decode().strip() if completed.returncode == 0 else None
+
+
+def droplet_environment(config: SandboxConfig) -> dict[str, str]:
+    return {
+        "HERMES_USER": config.user,
+        "HERMES_APP": config.app_container,
+        "HERMES_IMAGE": config.image,
+        "HERMES_REPO_DIR": config.repo_dir,
+        "HERMES_BIND": config.bind_address,
+        "HERMES_PORT": str(config.app_port),
+        "HERMES_LABEL": config.sandbox_label,
+    }
+
+
+def image_id(docker: str, env: dict[str, str], image: str) -> str | None:
+    completed = run_local([docker, "image", "inspect", "--format", "{{.Id}}", image], timeout=30, env=env, check=False)
+    return completed.stdout.decode().strip() if completed.returncode == 0 else None
+
+
+def container_image(docker: str, env: dict[str, str], name: str) -> str:
+    return output([docker, "inspect", "--type", "container", "--format", "{{.Image}}", name], timeout=30, env=env)

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# hermes-ops set-up and entry point for a fresh Debian/Ubuntu machine, run as root.
+#   bash run.sh rehearse   the main job: a rehearsal on the local sandbox host
+#   bash run.sh test       the whole test suite (what CI runs)
+# Both install what they need first (apt packages, a virtualenv, the package) and skip what is there.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+APT_PACKAGES=(docker.io openssh-server openssh-client debootstrap git make curl ca-certificates iproute2 procps)
+VENV=.venv
+
+say() { printf '[run.sh] %s\n' "$*" >&2; }
+
+install_system_packages() {
+  local missing=()
+  for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  if ((${#missing[@]})); then
+    [ "$(id -u)" = 0 ] || { say "need root to install: ${missing[*]}"; exit 1; }
+    say "installing ${missing[*]}"
+    apt-get update -q >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  fi
+}
+
+install_python() {
+  local python=python3.11
+  command -v "$python" >/dev/null || python=python3
+  local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    say "creating $VENV and installing hermes-ops with its dependencies"
+    [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
+    "$VENV/bin/pip" install -q --upgrade pip >&2
+    "$VENV/bin/pip" install -q -e . >&2
+    touch "$stamp"
+  fi
+}
+
+command=${1:-}
+case "$command" in
+  rehearse)
+    install_system_packages
+    install_python
+    exec "$VENV/bin/hermes-ops" rehearse
+    ;;
+  test)
+    shift
+    install_system_packages
+    install_python
+    exec "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+    ;;
+  *)
+    echo "usage: bash run.sh rehearse | test [pytest args]" >&2
+    exit 2
+    ;;
+esac
