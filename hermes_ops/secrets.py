@@ -1,0 +1,154 @@
+"""Secret values that cannot leak by accident, and a redactor that masks them in text.
+
+A `Secret` prints as `****` however it is shown (`str`, `repr`, f-strings, logging,
+notebook output); the real value comes out only through `.reveal()`, so every place
+that handles the plain text is greppable. A `Redactor` holds the values registered
+for a run and replaces them with `****` in any text before it is streamed, stored
+in a `Result`, logged or put into an error message.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import re
+from typing import Iterable
+
+MASK = "****"
+
+# Lines of a multi-line secret (a PEM key, a kubeconfig) shorter than this are not
+# redacted on their own: they are things like "-----END KEY-----" or blank lines.
+_MIN_LINE_FRAGMENT = 8
+
+
+class Secret:
+    """A string that is masked everywhere except through `.reveal()`.
+
+    Args:
+        value: the secret text.
+        name: an optional label that is safe to show (e.g. "registry token").
+    """
+
+    __slots__ = ("_value", "name")
+
+    def __init__(self, value: str, name: str | None = None):
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if not isinstance(value, str):
+            raise TypeError(f"Secret value must be str, not {type(value).__name__}")
+        self._value = value
+        self.name = name
+
+    @classmethod
+    def from_env(cls, variable: str, *, name: str | None = None) -> Secret:
+        """Read a secret from an environment variable; `ConfigError` if it is unset or empty."""
+        value = os.environ.get(variable)
+        if not value:
+            from hermes_ops.errors import ConfigError
+
+            raise ConfigError(f"environment variable {variable} is not set",
+                              hint=f"export {variable}=... in the environment that starts the runbook")
+        return cls(value, name=name or variable)
+
+    def reveal(self) -> str:
+        """The plain value. Call it only where the value is handed to the thing that needs it."""
+        return self._value
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __repr__(self) -> str:
+        return f"Secret({self.name!r}, {MASK!r})" if self.name else f"Secret({MASK!r})"
+
+    def __format__(self, spec: str) -> str:
+        return format(MASK, spec)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self):
+        # Pickling would write the plain value to wherever the pickle goes; refuse.
+        raise TypeError("a Secret cannot be pickled")
+
+    def __copy__(self) -> Secret:
+        return self  # immutable, and copying must not go through __reduce__
+
+    def __deepcopy__(self, memo: dict) -> Secret:
+        return self
+
+
+class Redactor:
+    """Replaces registered secret values with `****` in text.
+
+    Secrets are matched longest first, so a secret containing another is masked whole.
+    Each line of a multi-line secret is also registered, because output is redacted
+    line by line while it streams.
+    """
+
+    def __init__(self, secrets: Iterable[Secret | str] = ()):
+        self._values: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: Secret | str) -> None:
+        """Register a secret (a `Secret` or a plain string); empty values are ignored."""
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if not value:
+            return
+        fragments = {value}
+        if "\n" in value:
+            fragments.update(line.strip() for line in value.splitlines()
+                             if len(line.strip()) >= _MIN_LINE_FRAGMENT)
+        if fragments - self._values:
+            self._values |= fragments
+            ordered = sorted(self._values, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(value) for value in ordered))
+
+    def extend(self, secrets: Iterable[Secret | str]) -> None:
+        for secret in secrets:
+            self.add(secret)
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._values)} values)"
+
+    def redact(self, text: str) -> str:
+        """`text` with every registered value replaced by `****`."""
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def redact_cut(self, text: str, *, cut_at_start: bool = False, cut_at_end: bool = False) -> str:
+        """Redact a fragment cut out of a longer text (the kept head or tail of big output).
+
+        A secret that straddles a cut would survive as a partial value, so besides the
+        usual redaction, a leading suffix / trailing prefix of any secret at a cut edge
+        is masked as well.
+        """
+        text = self.redact(text)
+        if not self._values:
+            return text
+        if cut_at_end:
+            longest = max((length for value in self._values
+                           for length in range(min(len(value) - 1, len(text)), 0, -1)
+                           if text.endswith(value[:length])), default=0)
+            if longest:
+                text = text[:-longest] + MASK
+        if cut_at_start:
+            longest = max((length for value in self._values
+                           for length in range(min(len(value) - 1, len(text)), 0, -1)
+                           if text.startswith(value[-length:])), default=0)
+            if longest:
+                text = MASK + text[longest:]
+        return text

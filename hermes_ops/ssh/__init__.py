@@ -1,0 +1,50 @@
+"""The SSH layer: a safe, bounded, streaming remote runner on paramiko.
+
+    from hermes_ops.ssh import SSHTarget, connect
+
+    target = SSHTarget(host="203.0.113.7", user="core", key_path="~/.ssh/deploy_ed25519",
+                       known_hosts="~/.ssh/known_hosts")
+    with connect(target, secrets=[token], stream=print_stream) as runner:
+        runner.run(["docker", "ps", "--format", "{{.Names}}"], timeout=30)
+        runner.run(["git", "status"], timeout=30, check=False)     # a probe: inspect .ok
+        runner.run_shell("df -P / | tail -1", timeout=10)          # explicit raw shell
+
+Modules: `target` (what to connect to), `config` (from ~/.ssh/config), `hostkeys`
+(known_hosts, fingerprints, fetch and pin), `sockets`/`auth`/`transport` (connecting),
+`commandline` (quoting and the remote wrapper), `streams` (draining output),
+`allocator` (keeping stream buffers off mmap), `runner` (SSHRunner), `dryrun` (DryRunRunner).
+"""
+
+from hermes_ops.ssh.config import target_from_config_text, target_from_ssh_config
+from hermes_ops.ssh.dryrun import DryRunRunner
+from hermes_ops.ssh.hostkeys import (
+    HostKeyInfo,
+    RejectUnknownHostKeyPolicy,
+    check_host_key,
+    fetch_host_key,
+    fingerprint,
+    known_hosts_line,
+    pin_host_key,
+)
+from hermes_ops.ssh.runner import DEFAULT_TIMEOUT, SSHRunner, connect
+from hermes_ops.ssh.streams import StreamCallback, print_stream
+from hermes_ops.ssh.target import SSHTarget
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DryRunRunner",
+    "HostKeyInfo",
+    "RejectUnknownHostKeyPolicy",
+    "SSHRunner",
+    "SSHTarget",
+    "StreamCallback",
+    "check_host_key",
+    "connect",
+    "fetch_host_key",
+    "fingerprint",
+    "known_hosts_line",
+    "pin_host_key",
+    "print_stream",
+    "target_from_config_text",
+    "target_from_ssh_config",
+]
