@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES=(docker.io openssh-server openssh-client debootstrap git make curl ca-certificates iproute2 procps)
+APT_PACKAGES=(docker.io openssh-server openssh-client debootstrap git make curl ca-certificates iproute2 procps
+  chromium fonts-dejavu-core)
 VENV=.venv
 
 say() { printf '[run.sh] %s\n' "$*" >&2; }

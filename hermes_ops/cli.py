@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from hermes_ops.errors import HermesOpsError
+from hermes_ops.sandbox.origin import FAULTS
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -41,14 +42,75 @@ def sandbox_status(args) -> int:
 
 
 def sandbox_commit(args) -> int:
-    print(_sandbox_host(args).commit(args.message))
+    print(_sandbox_host(args).commit(args.message, args.fault))
     return 0
 
 
 def rehearse(args) -> int:
     from hermes_ops.rehearsal import rehearse as run_rehearsal
 
-    print(run_rehearsal(state_dir=args.state_dir))
+    run = run_rehearsal(state_dir=args.state_dir, records_dir=args.records_dir)
+    print(f"outcome: {run.outcome}", file=sys.stderr)
+    print(run.record)
+    return 0 if run.succeeded else EXIT_ERROR
+
+
+def deploy(args) -> int:
+    from hermes_ops.headless import deploy as run_deploy
+
+    overrides = list(args.parameter or [])
+    if args.resume:
+        overrides.append(("resume", args.resume))
+    if args.dry_run:
+        overrides.append(("dry_run", "true"))
+    run = run_deploy(args.params_file, overrides, records_dir=args.records_dir)
+    print(f"outcome: {run.outcome}", file=sys.stderr)
+    print(run.record)
+    return 0 if run.succeeded else EXIT_ERROR
+
+
+def rollback(args) -> int:
+    from hermes_ops.headless import deploy as run_deploy
+
+    overrides = list(args.parameter or []) + ([("rollback_to", args.to)] if args.to else [])
+    run = run_deploy(args.params_file, overrides, records_dir=args.records_dir, notebook="rollback.ipynb")
+    print(f"outcome: {run.outcome}", file=sys.stderr)
+    print(run.record)
+    return 0 if run.succeeded else EXIT_ERROR
+
+
+def lock_command(args) -> int:
+    from hermes_ops.hostlog import break_lock, lock_status
+
+    if args.lock_command == "break":
+        print(break_lock(args.params_file, args.parameter or []))
+    else:
+        print(lock_status(args.params_file, args.parameter or []))
+    return 0
+
+
+def list_records(args) -> int:
+    from hermes_ops import records
+
+    if args.host:
+        from hermes_ops.hostlog import read_host_log
+
+        print(read_host_log(args.params_file, args.parameter or []))
+        return 0
+    rows = records.list_records(args.records_dir or records.default_records_dir())
+    print(f"{'started (UTC)':19}  {'operator':20}  {'host':10}  {'commit':17}  {'outcome':12}  duration")
+    for row in rows:
+        duration = f"{row.duration:.1f}s" if row.duration is not None else "?"
+        print(f"{row.started_at:19}  {row.operator[:20]:20}  {row.host[:10]:10}  {row.commit:17}  "
+              f"{row.outcome:12}  {duration}")
+    return 0
+
+
+def docs_refresh(args) -> int:
+    from hermes_ops.docs import refresh
+
+    for path in refresh():
+        print(path)
     return 0
 
 
@@ -73,10 +135,42 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=sandbox_status)
     commit = sandbox_commands.add_parser("commit", parents=[state_dir], help="add a commit to origin")
     commit.add_argument("--message", "-m", default=None, help="commit message (also shown by the service)")
+    commit.add_argument("--fault", choices=sorted(FAULTS), default=None,
+                        help="add a deliberate defect, to rehearse a failing deploy")
     commit.set_defaults(handler=sandbox_commit)
 
+    params = argparse.ArgumentParser(add_help=False)
+    params.add_argument("-f", "--params-file", type=Path, default=None, help="YAML parameters file")
+    params.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="set one parameter (repeatable); VALUE is read as YAML")
+    run = commands.add_parser("deploy", parents=[params], help="run the deploy runbook headless (papermill)")
+    run.add_argument("--records-dir", type=Path, default=None, help="where records go (default: records/)")
+    run.add_argument("--resume", metavar="RUN_ID", default=None,
+                     help="continue a failed or interrupted deploy from its failed step")
+    run.add_argument("--dry-run", action="store_true", help="connect and preflight, then only show the commands")
+    run.set_defaults(handler=deploy)
+    back = commands.add_parser("rollback", parents=[params], help="restore a kept image (default: previous)")
+    back.add_argument("--to", metavar="IMAGE", default=None, help="e.g. hermes/admin:1a2b3c4d5e6f")
+    back.add_argument("--records-dir", type=Path, default=None, help="where records go (default: records/)")
+    back.set_defaults(handler=rollback)
+    lock = commands.add_parser("lock", help="the deploy lock on the host")
+    lock_commands = lock.add_subparsers(dest="lock_command", required=True)
+    lock_commands.add_parser("status", parents=[params], help="who holds it").set_defaults(handler=lock_command)
+    lock_commands.add_parser("break", parents=[params],
+                             help="end a stuck holder (recorded in the host log)").set_defaults(handler=lock_command)
+    listing = commands.add_parser("records", parents=[params], help="list deploy records")
+    listing.add_argument("--records-dir", type=Path, default=None, help="where records are (default: records/)")
+    listing.add_argument("--host", action="store_true", help="read the host's audit log (needs -f)")
+    listing.set_defaults(handler=list_records)
+
+    docs = commands.add_parser("docs", help="the notebooks' stored example outputs")
+    docs_commands = docs.add_subparsers(dest="docs_command", required=True)
+    docs_commands.add_parser("refresh", help="re-run the notebooks on the sandbox and store their outputs").set_defaults(
+        handler=docs_refresh)
+
     rehearsal = commands.add_parser("rehearse", parents=[state_dir],
-                                    help="the main job: a rehearsal on the sandbox host")
+                                    help="the main job: a rehearsal deploy on the sandbox host")
+    rehearsal.add_argument("--records-dir", type=Path, default=None, help="where records go (default: records/)")
     rehearsal.set_defaults(handler=rehearse)
     return parser
 

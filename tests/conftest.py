@@ -29,6 +29,15 @@ def sandbox(sandbox_host):
                            params_file=sandbox_host.params_path)
 
 
+@pytest.fixture
+def deployable(sandbox_host):
+    """The sandbox serving origin's HEAD (a failed test before may have left a broken commit)."""
+    from hermes_ops.docs import catch_up
+
+    catch_up(sandbox_host)
+    return sandbox_host
+
+
 def ssh_command(sandbox, *remote: str, key_path: str | None = None) -> list[str]:
     """OpenSSH client argv for the sandbox, with the pinned known_hosts (used to cross-check hermes_ops)."""
     return [

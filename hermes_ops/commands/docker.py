@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 
 
@@ -60,10 +61,13 @@ def remove_image(image: str) -> list[str]:
 
 
 def commit(container: str, image: str, *, labels: Mapping[str, str] | None = None, changes: Iterable[str] = ()) -> list[str]:
-    """`docker commit` with labels written as `LABEL` changes (commit has no --label flag)."""
+    """`docker commit` with labels written as `LABEL` changes (commit has no --label flag).
+
+    Values are JSON-quoted: Dockerfile syntax reads `LABEL k="two words"` as one value.
+    """
     argv = ["docker", "commit"]
     for key, value in sorted((labels or {}).items()):
-        argv += ["--change", f"LABEL {key}={value}"]
+        argv += ["--change", f"LABEL {key}={json.dumps(value)}"]
     for change in changes:
         argv += ["--change", change]
     return argv + [container, image]
@@ -102,3 +106,12 @@ def import_tarball(path: str, image: str, *, changes: Iterable[str] = ()) -> lis
     for change in changes:
         argv += ["--change", change]
     return argv + [path, image]
+
+
+def list_repository_tags(repository: str) -> list[str]:
+    """One line per tag of `repository`: tag, image id, creation time (for keeping the last N)."""
+    return ["docker", "images", "--no-trunc", "--format", "{{.Tag}} {{.ID}} {{.CreatedAt}}", repository]
+
+
+def logs_tail(container: str, lines: int = 40) -> list[str]:
+    return ["docker", "logs", "--tail", str(lines), container]

@@ -231,8 +231,8 @@ class SandboxHost:
         return engine.Engine(socket, owned=bool(saved.get("owned"))) if socket.exists() else None
 
     # -- commit ------------------------------------------------------------------------------------
-    def commit(self, message: str | None = None) -> str:
-        return origin.add_commit(self.state_dir, self.config.branch, message)
+    def commit(self, message: str | None = None, fault: str | None = None) -> str:
+        return origin.add_commit(self.state_dir, self.config.branch, message, fault)
 
     # -- down ----------------------------------------------------------------------------------
     def down(self) -> None:

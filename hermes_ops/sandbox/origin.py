@@ -41,8 +41,30 @@ def head(state_dir: Path, branch: str) -> str:
     return _git("rev-parse", f"refs/heads/{branch}", cwd=state_dir / "origin.git")
 
 
-def add_commit(state_dir: Path, branch: str, message: str | None = None) -> str:
-    """A visible change (the greeting served at `/`), committed and pushed to origin; returns the new id."""
+def _before_build_line(extra: str):
+    """A Makefile change: run `extra` as the recipe's first line."""
+    return "Makefile", lambda text: text.replace("all:\n", f"all:\n\t{extra}\n", 1)
+
+
+# Deliberate defects, to rehearse failed deploys: name -> (file, change to its text).
+FAULTS = {
+    "break-build": ("src/server.py", lambda text: text + "\nthis line is not python (\n"),
+    "crash-on-start": ("src/server.py", lambda text: text.replace(
+        'if __name__ == "__main__":', 'if __name__ == "__main__":\n    raise SystemExit("hermes-app: crashed on start")')),
+    "unhealthy": ("src/server.py", lambda text: text.replace('"/health": "ok\\n"', '"/health": None')),
+    "hang-build": _before_build_line("sleep 3600"),
+    "slow-build": _before_build_line("@echo slow build: 20 seconds; sleep 20"),
+    "noisy-build": _before_build_line(
+        "@python3 -c 'import sys; [sys.stdout.write(\"build noise line %07d \" % i + \"x\" * 60 + \"\\n\") "
+        "for i in range(300000)]'"),
+}
+
+
+def add_commit(state_dir: Path, branch: str, message: str | None = None, fault: str | None = None) -> str:
+    """A visible change (the greeting served at `/`), committed and pushed to origin; returns the new id.
+
+    `fault` adds a deliberate defect (see FAULTS); any later commit without one repairs the service.
+    """
     work = state_dir / "work"
     if not (work / ".git").is_dir():
         raise SandboxError(f"no sandbox work clone at {work}", host="localhost",
@@ -52,6 +74,13 @@ def add_commit(state_dir: Path, branch: str, message: str | None = None) -> str:
     message = message or "Sandbox change"
     # The stamp makes every commit a real change, even with a repeated message.
     (work / "src" / "greeting.txt").write_text(f"Hello from Hermes. {message} ({stamp})\n")
+    if fault and fault not in FAULTS:
+        raise SandboxError(f"unknown fault {fault!r}", host="localhost", hint=f"one of: {', '.join(FAULTS)}")
+    for name in ("src/server.py", "Makefile"):  # any commit starts from the good service
+        text = (TEMPLATE / name).read_text()
+        if fault and FAULTS[fault][0] == name:
+            text = FAULTS[fault][1](text)
+        (work / name).write_text(text)
     _git("commit", "--quiet", "--all", "--message", message, cwd=work)
     _git("push", "--quiet", "origin", branch, cwd=work)
     return head(state_dir, branch)

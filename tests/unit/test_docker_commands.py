@@ -13,8 +13,8 @@ def test_run_defaults_to_no_network_and_sorts_env_and_labels():
 
 
 def test_commit_writes_labels_as_changes():
-    assert docker.commit("hermes-admin", "hermes/admin:abc123", labels={"commit": "abc123", "by": "ana"}) == [
-        "docker", "commit", "--change", "LABEL by=ana", "--change", "LABEL commit=abc123",
+    assert docker.commit("hermes-admin", "hermes/admin:abc123", labels={"commit": "abc123", "by": "Ana B"}) == [
+        "docker", "commit", "--change", 'LABEL by="Ana B"', "--change", 'LABEL commit="abc123"',
         "hermes-admin", "hermes/admin:abc123",
     ]
 

@@ -1,0 +1,55 @@
+"""The host-side deploy lock as argument lists: a `flock` held by a process whose stdin is our channel.
+
+The lock lives exactly as long as the holder's SSH channel: closing it, or losing the
+connection, ends `cat`, and the kernel frees the flock. A dead holder can never leave a
+stale lock; a hung one can be broken (its pid is in the holder file).
+"""
+
+from __future__ import annotations
+
+LOCK_FILE = ".hermes/deploy.lock"
+HOLDER_FILE = ".hermes/deploy.lock.holder"
+BUSY_EXIT = 75  # EX_TEMPFAIL
+
+_HOLD = f"""\
+mkdir -p "$HOME/.hermes" || exit 1
+exec 9>>"$HOME/{LOCK_FILE}"
+if ! flock --nonblock 9; then
+  echo BUSY
+  cat "$HOME/{HOLDER_FILE}" 2>/dev/null
+  exit {BUSY_EXIT}
+fi
+printf '%s pid=%s\\n' "$1" "$$" > "$HOME/{HOLDER_FILE}"
+echo LOCKED
+cat >/dev/null
+rm -f "$HOME/{HOLDER_FILE}"
+"""
+
+_PROBE = f"""\
+mkdir -p "$HOME/.hermes" || exit 1
+exec 9>>"$HOME/{LOCK_FILE}"
+if flock --nonblock 9; then echo FREE; else echo BUSY; cat "$HOME/{HOLDER_FILE}" 2>/dev/null; fi
+"""
+
+_BREAK = f"""\
+holder=$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)
+pid=$(printf '%s' "$holder" | sed -n 's/.* pid=\\([0-9][0-9]*\\)$/\\1/p')
+if [ -z "$pid" ]; then echo NOHOLDER; exit 0; fi
+kill "$pid" 2>/dev/null
+echo "BROKEN $holder"
+"""
+
+
+def hold(holder: str) -> list[str]:
+    """Take the lock and keep it until our stdin closes; prints LOCKED, or BUSY and the holder line."""
+    return ["sh", "-c", _HOLD, "hermes-lock", holder]
+
+
+def probe() -> list[str]:
+    """Read-only: FREE, or BUSY and the holder line (takes and drops the lock at once if free)."""
+    return ["sh", "-c", _PROBE, "hermes-lock"]
+
+
+def break_lock() -> list[str]:
+    """End the holder process (its flock goes with it); prints BROKEN and the holder line, or NOHOLDER."""
+    return ["sh", "-c", _BREAK, "hermes-lock"]

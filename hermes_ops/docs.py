@@ -1,0 +1,74 @@
+"""Living documentation: the notebooks' stored outputs come from a real sandbox deploy, and nbval checks them.
+
+`refresh()` re-executes the notebooks in place against the sandbox; CI re-executes them with
+`pytest --nbval` and compares through `notebooks/nbval_sanitize.cfg`. Both start from the same
+sandbox state, prepared here, so the outputs match line for line apart from what legitimately varies.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import nbformat
+
+from hermes_ops.params import DeployParameters
+from hermes_ops.runbook import Deploy, DeployFailed
+from hermes_ops.sandbox import SandboxConfig, SandboxHost
+from hermes_ops.sandbox.host import http_get
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+DOCS_OPERATOR = "Ada Operator"
+DOCS_CHANGE = "Docs rehearsal: a visible change"
+LIVING_NOTEBOOKS = ("deploy.ipynb",)
+
+
+def prepare_sandbox() -> SandboxHost:
+    """Sandbox up, serving origin's HEAD, then exactly one new commit for the notebook to deploy."""
+    os.environ["HERMES_OPS_OPERATOR"] = DOCS_OPERATOR
+    host = SandboxHost(SandboxConfig.load_or_default(None))
+    host.up()
+    catch_up(host)
+    host.commit(DOCS_CHANGE)
+    return host
+
+
+def catch_up(host: SandboxHost) -> None:
+    """Deploy whatever origin holds (after a repair commit, in case a drill left it broken)."""
+    serving = http_get(host.config.version_url)[1].strip()
+    if serving == host.status()["origin_head"]:
+        return
+    host.commit("Docs rehearsal: catch up")
+    quiet = io.StringIO()
+    try:
+        Deploy(DeployParameters(reason="docs: catch up").resolved(), writer=quiet.write).run_all()
+    except DeployFailed as error:
+        raise RuntimeError(f"the sandbox could not be brought up to date:\n{quiet.getvalue()}") from error
+
+
+def refresh(names: tuple[str, ...] = LIVING_NOTEBOOKS) -> list[Path]:
+    """Execute each living notebook in place (nbclient, not papermill: no injected cell, no metadata)."""
+    from nbclient import NotebookClient
+
+    written = []
+    for name in names:
+        prepare_sandbox()
+        path = NOTEBOOKS / name
+        notebook = nbformat.read(path, as_version=4)
+        NotebookClient(notebook, kernel_name="python3", timeout=1800,
+                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        strip_volatile_metadata(notebook)
+        nbformat.validate(notebook)
+        nbformat.write(notebook, path)
+        written.append(path)
+    return written
+
+
+def strip_volatile_metadata(notebook) -> None:
+    """Execution timings and widget state change every run and tell a reader nothing."""
+    notebook.metadata.pop("widgets", None)
+    notebook.metadata.pop("papermill", None)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("papermill", None)

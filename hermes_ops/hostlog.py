@@ -1,0 +1,44 @@
+"""Host-side administration outside a deploy: the audit log (`~/.hermes/deploys.log`) and the deploy lock."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from hermes_ops.commands import host as host_commands
+from hermes_ops.commands import lock as lock_commands
+from hermes_ops.headless import load_parameters
+from hermes_ops.params import DeployParameters
+from hermes_ops.ssh import connect
+
+
+def _connect(params_file: Path | None, overrides):
+    params = DeployParameters(**load_parameters(params_file, overrides)).resolved()
+    return params, connect(params.ssh_target())
+
+
+def read_host_log(params_file: Path | None, overrides=(), lines: int = 50) -> str:
+    params, session = _connect(params_file, overrides)
+    with session as runner:
+        return runner.run(host_commands.read_audit_log(lines), timeout=params.command_timeout).stdout.rstrip()
+
+
+def lock_status(params_file: Path | None, overrides=()) -> str:
+    params, session = _connect(params_file, overrides)
+    with session as runner:
+        answer = runner.run(lock_commands.probe(), timeout=params.command_timeout).stdout.strip().splitlines()
+    return "free" if answer[:1] == ["FREE"] else f"held by {' '.join(answer[1:2]) or 'an unknown holder'}"
+
+
+def break_lock(params_file: Path | None, overrides=()) -> str:
+    """End a stuck lock holder and record who broke it, when, and whose lock it was, in the host log."""
+    params, session = _connect(params_file, overrides)
+    with session as runner:
+        answer = runner.run(lock_commands.break_lock(), timeout=params.command_timeout).stdout.strip()
+        if answer.startswith("BROKEN"):
+            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            runner.run(host_commands.append_audit_line(
+                f"[{now}] [{params.operator}] lock-broken holder=({answer.removeprefix('BROKEN ').strip()})"),
+                timeout=params.command_timeout)
+            return f"lock broken: {answer.removeprefix('BROKEN ').strip()}"
+        return "no lock holder to break"

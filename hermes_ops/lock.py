@@ -1,0 +1,87 @@
+"""The deploy lock on the host: taken before anything changes, released in every outcome."""
+
+from __future__ import annotations
+
+import time
+
+from hermes_ops.commands import lock as lock_commands
+from hermes_ops.errors import HermesOpsError
+
+
+class LockBusy(HermesOpsError):
+    """Another deploy holds the lock."""
+
+    def __init__(self, holder: str, *, host: str | None = None, step: str | None = None):
+        self.holder = holder
+        super().__init__(f"another deploy holds the lock on this host: {holder or 'holder unknown'}",
+                         host=host, step=step,
+                         hint="wait for it (lock_wait parameter, in seconds), or if its operator confirms it is "
+                              "stuck: `hermes-ops lock break -f PARAMS` (the break is recorded in the host log)")
+
+
+class DeployLock:
+    """Holds `~/.hermes/deploy.lock` through an open channel of `runner`'s connection."""
+
+    def __init__(self, runner, holder: str, *, host: str, step: str | None = None):
+        self.runner = runner
+        self.holder = holder
+        self.host = host
+        self.step = step
+        self._channel = None
+
+    @property
+    def held(self) -> bool:
+        return self._channel is not None and not self._channel.closed
+
+    def acquire(self, wait: float = 0.0, poll: float = 1.0, answer_timeout: float = 30.0) -> None:
+        """Take the lock, waiting up to `wait` seconds for a holder to finish; raise LockBusy after."""
+        deadline = time.monotonic() + wait
+        while True:
+            channel = self.runner.open_held_channel(lock_commands.hold(self.holder))
+            first, rest = _read_answer(channel, answer_timeout)
+            if first == "LOCKED":
+                self._channel = channel
+                return
+            channel.close()
+            if first != "BUSY":
+                raise HermesOpsError(f"could not take the deploy lock (answer {first!r})", host=self.host,
+                                     step=self.step, hint="check that `flock` (util-linux) exists on the host")
+            if time.monotonic() >= deadline:
+                raise LockBusy(rest, host=self.host, step=self.step)
+            time.sleep(poll)
+
+    def release(self) -> None:
+        """Close our channel: the holder's `cat` ends, the flock is freed. Safe to call twice."""
+        channel, self._channel = self._channel, None
+        if channel is None:
+            return
+        try:
+            channel.shutdown_write()
+            deadline = time.monotonic() + 5
+            while not channel.exit_status_ready() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        except Exception:  # the connection may already be gone: then so is the lock
+            pass
+        finally:
+            channel.close()
+
+
+def _read_answer(channel, timeout: float) -> tuple[str, str]:
+    """The first line (LOCKED/BUSY) and, for BUSY, the holder line that follows."""
+    buffer = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if channel.recv_ready():
+            buffer += channel.recv(4096)
+            lines = buffer.decode(errors="replace").splitlines()
+            if lines and lines[0] == "LOCKED":
+                return "LOCKED", ""
+            if lines and lines[0] == "BUSY" and (channel.exit_status_ready() or len(lines) > 1):
+                return "BUSY", " ".join(lines[1:2]).strip()
+        elif channel.exit_status_ready() and not channel.recv_ready():
+            lines = buffer.decode(errors="replace").splitlines()
+            return (lines[0] if lines else f"exit {channel.recv_exit_status()}"), " ".join(lines[1:2]).strip()
+        else:
+            time.sleep(0.02)
+    raise HermesOpsError(f"no answer from the lock command within {timeout:.0f}s", step=None,
+                         hint="check the connection to the host")

@@ -1,0 +1,207 @@
+"""Deploy parameters: their names, safe defaults, and the strict rules every value must pass.
+
+Validation runs before any connection, so a bad or hostile value stops the run with an
+error naming the parameter and the rule, and never reaches the host. No parameter ever
+carries a secret: papermill writes parameters into the executed notebook and its metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from hermes_ops.errors import ConfigError
+from hermes_ops.sandbox.config import default_state_dir
+
+MAX_LENGTH = 256
+
+# name pattern, human-readable rule
+CONTAINER_NAME = (re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}"), "letters, digits, '_', '.', '-'; starts with a letter or digit; at most 63 characters")
+IMAGE_NAME = (re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"), "repository:tag in lower case, e.g. hermes/admin:latest")
+BRANCH_NAME = (re.compile(r"(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,100}(?<![./])"), "letters, digits, '.', '_', '-', '/'; no '..', no leading '-'")
+HOST_NAME = (re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"), "a DNS name or IPv4 address")
+REMOTE_PATH = (re.compile(r"/(?:[A-Za-z0-9_.-]+/?)*"), "an absolute path of letters, digits, '_', '.', '-'; no '..'")
+USER_NAME = (re.compile(r"[a-z_][a-z0-9_-]{0,31}"), "a POSIX user name")
+URL = (re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~/-]*)?"), "http(s)://host[:port]/path, no query or credentials")
+BUILD_WORD = (re.compile(r"[A-Za-z0-9_./=:+,@%-]+"), "words of letters, digits and _./=:+,@%- (no shell syntax)")
+TEXT = (re.compile(r"[^\x00-\x1f\x7f]{0,200}"), "one line of at most 200 printable characters")
+ENV_NAME = (re.compile(r"[A-Z_][A-Z0-9_]{0,63}"), "an environment variable name")
+
+
+def _default_operator() -> str:
+    """$HERMES_OPS_OPERATOR, else git's user.name, else the login name."""
+    if os.environ.get("HERMES_OPS_OPERATOR"):
+        return os.environ["HERMES_OPS_OPERATOR"]
+    try:
+        name = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        name = ""
+    return name or os.environ.get("USER") or getpass.getuser()
+
+
+@dataclass(frozen=True)
+class DeployParameters:
+    """One deploy's parameters. Defaults target the local sandbox host, never production."""
+
+    operator: str = ""                 # who deploys (empty: $HERMES_OPS_OPERATOR, git config user.name, $USER)
+    reason: str = "sandbox rehearsal"  # ticket or free text, written to the record, image labels and host log
+    host: str = "127.0.0.1"            # the production host's address
+    port: int = 2222                   # its sshd port
+    user: str = "core"                 # the login on the host
+    key_path: str = ""                 # your private key (empty: the sandbox operator key)
+    key_passphrase_env: str = "HERMES_OPS_SSH_PASSPHRASE"  # env var holding the key's passphrase, if any
+    known_hosts: str = ""              # known_hosts pinning the host key (empty: the sandbox's)
+    expected_hostname: str = "texasca2"  # `hostname` must print this, or the deploy is refused
+    admin_container: str = "hermes-admin"  # the admin client container that holds the checkout
+    app_container: str = "hermes-app"  # the serving container the supervisor respawns
+    image: str = "hermes/admin:latest"  # the image the app is spawned from
+    repo_dir: str = "/srv/hermes"      # the checkout inside the admin container
+    branch: str = "main"               # the branch to deploy
+    build_command: str = "make"        # run in repo_dir inside the admin container (no shell syntax)
+    health_url: str = "http://127.0.0.1:8088/health"  # checked from the host; must answer 200
+    version_url: str = "http://127.0.0.1:8088/version"  # must answer the deployed commit id
+    force: bool = False                # redeploy even if the pull brings nothing new
+    connect_timeout: float = 15.0      # seconds to connect and authenticate
+    command_timeout: float = 120.0     # seconds for any ordinary command
+    build_timeout: float = 900.0       # seconds for the build
+    replace_timeout: float = 90.0      # seconds for the new app container to run and be healthy
+    dry_run: bool = False              # steps 1-2 and preflight for real, then only show what 3-7 would run
+    min_free_disk_mb: int = 1024       # preflight refuses to deploy with less free disk on the host
+    lock_wait: float = 0.0             # seconds to wait for another deploy's lock (0: refuse at once)
+    keep_images: int = 5               # deploy images kept for rollback (older ones pruned after success)
+    app_logs_command: str = "tail -n 40 /var/log/hermes/supervisor.log"  # host command showing the app's last log lines
+    rollback_to: str = ""              # rollback runbook: image to restore (empty: <repository>:previous)
+    resume: str = ""                   # run id of a failed/interrupted deploy to continue from its failed step
+    records_dir: str = ""              # where the JSON record goes (empty: records/ at the repo root)
+    run_id: str = ""                   # set by `hermes-ops deploy`; empty: generated
+
+    def resolved(self) -> "DeployParameters":
+        """Fill the empty defaults (operator, sandbox key paths, records dir) and validate everything."""
+        sandbox = default_state_dir()
+        filled = dataclasses.replace(
+            self,
+            operator=self.operator or _default_operator(),
+            key_path=self.key_path or str(sandbox / "keys" / "operator_ed25519"),
+            known_hosts=self.known_hosts or str(sandbox / "keys" / "known_hosts"),
+            records_dir=self.records_dir or str(Path(__file__).resolve().parents[1] / "records"),
+        )
+        filled.validate()
+        return filled
+
+    @property
+    def build_argv(self) -> list[str]:
+        return shlex.split(self.build_command)
+
+    def ssh_target(self):
+        """Where and how to connect, for the SSH layer."""
+        from hermes_ops.ssh import SSHTarget
+
+        return SSHTarget(host=self.host, port=self.port, user=self.user, key_path=self.key_path,
+                         known_hosts=self.known_hosts, connect_timeout=self.connect_timeout,
+                         passphrase_env=self.key_passphrase_env)
+
+    @property
+    def app_logs_argv(self) -> list[str]:
+        return shlex.split(self.app_logs_command)
+
+    @property
+    def image_repository(self) -> str:
+        return self.image.rsplit(":", 1)[0]
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first parameter that breaks its rule."""
+        rules = {
+            "host": HOST_NAME, "user": USER_NAME, "expected_hostname": HOST_NAME,
+            "admin_container": CONTAINER_NAME, "app_container": CONTAINER_NAME, "image": IMAGE_NAME,
+            "repo_dir": REMOTE_PATH, "branch": BRANCH_NAME, "health_url": URL, "version_url": URL,
+            "operator": TEXT, "reason": TEXT, "key_passphrase_env": ENV_NAME,
+        }
+        for name, (pattern, rule) in rules.items():
+            _check(name, getattr(self, name), pattern, rule)
+        if ".." in self.repo_dir.split("/"):
+            raise _invalid("repo_dir", self.repo_dir, REMOTE_PATH[1])
+        if not all(BUILD_WORD[0].fullmatch(word) for word in _split_words("build_command", self.build_command)):
+            raise _invalid("build_command", self.build_command, BUILD_WORD[1])
+        for name in ("port",):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+                raise _invalid(name, value, "a TCP port number from 1 to 65535")
+        for name in ("connect_timeout", "command_timeout", "build_timeout", "replace_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86400:
+                raise _invalid(name, value, "a number of seconds above 0 and at most 86400")
+        for name in ("force", "dry_run"):
+            if not isinstance(getattr(self, name), bool):
+                raise _invalid(name, getattr(self, name), "True or False")
+        for name, low, high in (("min_free_disk_mb", 0, 10**9), ("keep_images", 2, 1000)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise _invalid(name, value, f"a whole number from {low} to {high}")
+        if isinstance(self.lock_wait, bool) or not isinstance(self.lock_wait, (int, float)) \
+                or not 0 <= self.lock_wait <= 86400:
+            raise _invalid("lock_wait", self.lock_wait, "a number of seconds from 0 to 86400")
+        if not all(BUILD_WORD[0].fullmatch(word) for word in _split_words("app_logs_command", self.app_logs_command)):
+            raise _invalid("app_logs_command", self.app_logs_command, BUILD_WORD[1])
+        if self.rollback_to:
+            _check("rollback_to", self.rollback_to, *IMAGE_NAME)
+        _check("resume", self.resume, re.compile(r"[A-Za-z0-9_.-]{0,80}"), "a run id, e.g. 20261127T044009Z-2eb4eb")
+        for name in ("key_path", "known_hosts", "records_dir"):
+            _check_local_path(name, getattr(self, name))
+        _check("run_id", self.run_id, re.compile(r"[A-Za-z0-9_.-]{0,80}"), "letters, digits, '_', '.', '-'")
+        if not self.operator.strip():
+            raise _invalid("operator", self.operator, "a name: who is deploying")
+
+    def to_record(self) -> dict:
+        """The parameters as written to a record (they never hold secrets, by construction)."""
+        return dataclasses.asdict(self)
+
+
+def _split_words(name: str, command: str) -> list[str]:
+    if not isinstance(command, str) or len(command) > MAX_LENGTH or "\n" in command:
+        raise _invalid(name, command, BUILD_WORD[1])
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        raise _invalid(name, command, BUILD_WORD[1]) from None
+    if not words:
+        raise _invalid(name, command, "a command, e.g. make")
+    return words
+
+
+def _check(name: str, value, pattern: re.Pattern, rule: str) -> None:
+    if not isinstance(value, str) or len(value) > MAX_LENGTH or not pattern.fullmatch(value):
+        raise _invalid(name, value, rule)
+
+
+def _check_local_path(name: str, value) -> None:
+    if not isinstance(value, str) or not value or len(value) > 4096 or any(ord(char) < 32 for char in value):
+        raise _invalid(name, value, "a path on this machine, one line")
+
+
+def _invalid(name: str, value, rule: str) -> ConfigError:
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    return ConfigError(f"parameter {name}={shown} is invalid: expected {rule}",
+                       step="parameters", hint=f"fix {name} in the parameters file or -p option; nothing was run")
+
+
+PARAMETER_NAMES = tuple(field.name for field in dataclasses.fields(DeployParameters))
+
+
+def from_namespace(namespace: dict) -> DeployParameters:
+    """The notebook's parameter variables (papermill injects them as globals) as validated parameters."""
+    values = {name: namespace[name] for name in PARAMETER_NAMES if name in namespace}
+    return DeployParameters(**values).resolved()
+
+
+def check_names(names) -> None:
+    """Refuse parameter names the runbook does not know (papermill would inject them silently)."""
+    unknown = sorted(set(names) - set(PARAMETER_NAMES))
+    if unknown:
+        raise ConfigError(f"unknown parameter(s): {', '.join(unknown)}", step="parameters",
+                          hint=f"known parameters: {', '.join(PARAMETER_NAMES)}")

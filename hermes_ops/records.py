@@ -1,0 +1,98 @@
+"""Deploy records on this machine: archive a finished run under its final name, and list them.
+
+A record is three files with one stem, `<UTC time>_<host>_<short commit>_<outcome>`: the executed
+notebook, its JSON summary (the journal) and an HTML rendering for people without Jupyter.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RECORDS_DIR = REPO_ROOT / "records"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def default_records_dir() -> Path:
+    return Path(os.environ.get("HERMES_RECORDS_DIR") or DEFAULT_RECORDS_DIR)
+
+
+def record_stem(journal: dict) -> str:
+    """`20261127T044009Z_texasca2_bb556dc06ae8_success`: sortable by time, readable in `ls`."""
+    started = datetime.datetime.fromisoformat(journal["started_at"]).astimezone(datetime.timezone.utc)
+    host = journal.get("facts", {}).get("hostname") or journal.get("parameters", {}).get("host") or "unknown-host"
+    commit = (journal.get("commit_after") or journal.get("commit_before") or "nocommit")[:12]
+    parts = [started.strftime("%Y%m%dT%H%M%SZ"), host, commit, journal.get("outcome") or "unknown"]
+    return "_".join(_UNSAFE.sub("-", part) for part in parts)
+
+
+def load_journal(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, fallback: dict) -> Path:
+    """Rename the run's journal and notebook to the record stem, render HTML; returns the notebook's path.
+
+    `fallback` is the journal to write when the run died before its own journal existed
+    (e.g. a parameter was refused in the validation cell).
+    """
+    journal_path = records_dir / f"{run_id}.json"
+    journal = load_journal(journal_path) or fallback
+    if journal.get("outcome") == "running":  # the kernel died before the runbook could finish its journal
+        journal.update(outcome=fallback["outcome"], failure="the run ended before its journal was finished")
+    stem = record_stem(journal)
+    journal["record"] = {"notebook": f"{stem}.ipynb", "html": f"{stem}.html", "summary": f"{stem}.json"}
+    target_json = records_dir / f"{stem}.json"
+    target_json.write_text(json.dumps(journal, indent=2, default=str) + "\n")
+    if journal_path.exists() and journal_path != target_json:
+        journal_path.unlink()
+    target_notebook = records_dir / f"{stem}.ipynb"
+    if executed_notebook and executed_notebook.exists():
+        os.replace(executed_notebook, target_notebook)
+        _render_html(target_notebook, records_dir / f"{stem}.html")
+    return target_notebook
+
+
+def _render_html(notebook: Path, html: Path) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    html.write_text(body)
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    started_at: str
+    operator: str
+    host: str
+    commit: str
+    outcome: str
+    duration: float | None
+    path: Path
+
+
+def list_records(records_dir: Path) -> list[RecordRow]:
+    rows = []
+    for path in sorted(Path(records_dir).glob("*_*_*_*.json")):
+        journal = load_journal(path)
+        if not journal:
+            continue
+        rows.append(RecordRow(
+            started_at=journal.get("started_at", "")[:19].replace("T", " "),
+            operator=journal.get("operator") or "?",
+            host=journal.get("facts", {}).get("hostname") or journal.get("host") or "?",
+            commit=f"{(journal.get('commit_before') or 'none')[:8]}→{(journal.get('commit_after') or 'none')[:8]}",
+            outcome=journal.get("outcome") or "?",
+            duration=journal.get("duration"),
+            path=path.with_suffix(".ipynb"),
+        ))
+    return rows

@@ -1,0 +1,312 @@
+"""`Deploy`: runs the steps in order for any caller, journals everything, and always finishes cleanly.
+
+A notebook cell calls one step method; papermill runs them all; the step console calls
+`run_step` on clicks. Whatever happens in a step, the deploy either goes on or finishes:
+the lock is released, the session closed, the host's audit log gets its line, and the
+record is saved before the error propagates.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from hermes_ops.commands import docker
+from hermes_ops.commands import host as host_commands
+from hermes_ops.errors import HermesOpsError
+from hermes_ops.lock import DeployLock
+from hermes_ops.params import DeployParameters, from_namespace
+from hermes_ops.result import Result
+from hermes_ops.runbook import resume as resume_support
+from hermes_ops.runbook import steps as step_functions
+from hermes_ops.runbook.account import Account, Writer
+from hermes_ops.runbook.journal import Journal, new_run_id, utc_now
+from hermes_ops.runbook.steps import PREFLIGHT, ROLLBACK, STEPS, RolledBack, Step, StepOutcome
+from hermes_ops.ssh import DryRunRunner, SSHRunner
+
+
+class DeployFailed(HermesOpsError):
+    """The deploy stopped at a step; the record says why and what state the host is in."""
+
+
+class Deploy:
+    """One deploy run. Call the step methods in order (`step1_ssh_key()` … `step8_exit()`)."""
+
+    def __init__(self, params: DeployParameters, *, writer: Writer | None = None, finish_on_failure: bool = True,
+                 kind: str = "deploy"):
+        """`finish_on_failure=False` (the step console) leaves a failed deploy open for retry, rollback or stop."""
+        self.params = params
+        self.finish_on_failure = finish_on_failure
+        self.failed_step: Step | None = None
+        self.account = Account(writer)
+        self.run_id = params.run_id or new_run_id()
+        self.dry_run = params.dry_run
+        self.journal = Journal(self.run_id, Path(params.records_dir), kind=kind)
+        self.journal.set(operator=params.operator, reason=params.reason, dry_run=params.dry_run,
+                         host=f"{params.user}@{params.host}:{params.port}", parameters=params.to_record(),
+                         commit_before=None, commit_after=None, image_before=None, image_after=None, changelog=[])
+        self.started_at_text = self.journal.data["started_at"]
+        self.runner: SSHRunner | None = None
+        self.lock = DeployLock(None, "", host=params.host)
+        self.nothing_new = False
+        self.rolled_back = False
+        self.preflight_done = False
+        self.finished = False
+        self.console_active = False  # set by the step console: cells then leave the steps to it
+        self.resumed = resume_support.load(params) if params.resume else None
+        if self.resumed:
+            self.journal.set(resumed_from=self.resumed.summary())
+        self._current: dict | None = None
+        self.journal.save()
+
+    @classmethod
+    def from_namespace(cls, namespace: dict, **kwargs) -> "Deploy":
+        """From the notebook's parameter variables: validated before anything touches the host."""
+        return cls(from_namespace(namespace), **kwargs)
+
+    # -- facts the steps share -------------------------------------------------------------------
+    @property
+    def commit_after(self) -> str:
+        return self.journal.data["commit_after"] or ""
+
+    @property
+    def image_after(self) -> str:
+        return self.journal.data["image_after"] or ""
+
+    @property
+    def record_path(self) -> Path:
+        return self.journal.path
+
+    # -- commands, journaled ---------------------------------------------------------------------
+    def open_connection(self) -> None:
+        if self.runner is None or not self.runner.connected:
+            self.runner = SSHRunner(self.params.ssh_target()).connect()
+        self.lock = DeployLock(self.runner, f"run={self.run_id} operator={self.params.operator!r} "
+                               f"since={utc_now().strftime('%Y-%m-%dT%H:%M:%SZ')}", host=self.params.host)
+
+    def run(self, argv: Sequence, *, timeout: float | None = None, check: bool = True, stream=None,
+            quiet: bool = False, mutating: bool = False) -> Result:
+        """Run on the host; every command goes into the journal, and (unless `quiet`) the account.
+
+        A `mutating` command in a dry run is shown and journaled, never run.
+        """
+        if mutating and self.dry_run:
+            result = DryRunRunner(self.params.ssh_target(), echo=None).run(list(argv))
+            self._journal_command(result, quiet=True)
+            self.account.note(f"would run: $ {result.command}")
+            return result
+        try:
+            result = self.runner.run(argv, timeout=timeout or self.params.command_timeout, check=check,
+                                     stream=stream)
+        except HermesOpsError as error:
+            failed = getattr(error, "result", None)
+            if failed is not None:
+                self._journal_command(failed, quiet=False)
+            raise
+        self._journal_command(result, quiet)
+        return result
+
+    def in_admin(self, argv: Sequence, **kwargs) -> Result:
+        """Run inside the admin container, in the checkout."""
+        return self.run(docker.exec_in(self.params.admin_container, list(argv), workdir=self.params.repo_dir),
+                        **kwargs)
+
+    def _journal_command(self, result: Result, quiet: bool) -> None:
+        if self._current is not None:
+            self.journal.command(self._current, result)
+        if not quiet:
+            self.account.command(result)
+
+    # -- the steps, as notebook cells call them ----------------------------------------------------
+    def step1_ssh_key(self) -> StepOutcome | None:
+        return self._from_cell(1)
+
+    def step2_connect(self) -> StepOutcome | None:
+        return self._from_cell(2)
+
+    def preflight(self) -> StepOutcome | None:
+        return self._from_cell(0)
+
+    def step3_start_admin(self) -> StepOutcome | None:
+        return self._from_cell(3)
+
+    def step4_pull(self) -> StepOutcome | None:
+        return self._from_cell(4)
+
+    def step5_build(self) -> StepOutcome | None:
+        return self._from_cell(5)
+
+    def step6_commit_image(self) -> StepOutcome | None:
+        return self._from_cell(6)
+
+    def step7_replace_app(self) -> StepOutcome | None:
+        return self._from_cell(7)
+
+    def step8_exit(self) -> dict | None:
+        """Close the session and print the summary (after a failure, the failing step already did this)."""
+        return self._from_cell(8)
+
+    def rollback(self) -> StepOutcome:
+        """Restore the previous (or `rollback_to`) image as latest, gated like a deploy; ends as rolled-back."""
+        return self._step(ROLLBACK, step_functions.rollback)
+
+    def _from_cell(self, number: int):
+        """A notebook cell's call: when the step console drives this deploy, the cell leaves it to the console."""
+        if self.console_active:
+            self.account.write(f"Step {number or 'preflight'}: run it from the step console above (this cell "
+                               "does nothing while the console drives the deploy)")
+            return None
+        return self.run_step(number)
+
+    def run_step(self, number: int) -> StepOutcome | dict:
+        """Run step `number` (0 = preflight, 1-8); the console and the cells both come here."""
+        if number == 8:
+            if not self.finished:
+                self._finish(self._success_outcome())
+            return self.summary()
+        step = PREFLIGHT if number == 0 else STEPS[number - 1]
+        return self._step(step, getattr(step_functions, step.name))
+
+    def run_all(self) -> dict:
+        for number in (1, 2, 0, 3, 4, 5, 6, 7):
+            self.run_step(number)
+        return self.run_step(8)
+
+    def stop(self) -> dict:
+        """End a deploy the operator gave up on: release the lock, close the session, log and record it."""
+        if not self.finished:
+            failed = self.failed_step
+            self._finish("rolled-back" if self.rolled_back else "failed" if failed else "stopped",
+                         failed_step=f"{failed.number} {failed.title}" if failed else None,
+                         failure=self.journal.data.get("failure"))
+        return self.summary()
+
+    def _success_outcome(self) -> str:
+        if self.dry_run:
+            return "dry-run"
+        if self.rolled_back:
+            return "rolled-back"
+        return "nothing-new" if self.nothing_new else "success"
+
+    def _step(self, step: Step, function) -> StepOutcome:
+        label = "preflight" if step is PREFLIGHT else f"{step.number} {step.title}"
+        if self.finished:
+            raise DeployFailed(f"this deploy already finished ({self.journal.outcome}); start a new run",
+                               step=label, host=self.params.host, hint="re-run the notebook from the top")
+        self.account.heading(step.number, step.title) if step is not PREFLIGHT else self.account.write("Preflight")
+        self.failed_step = None
+        started = time.monotonic()
+        self._current = self.journal.begin_step(step.number, step.name, step.title)
+        try:
+            outcome = self._skip_reason(step)
+            if outcome is None:
+                if step.mutating and not self.preflight_done and step is not ROLLBACK:
+                    self._nested_preflight()
+                if step.mutating and not self.dry_run and not self.lock.held:
+                    self.lock.step = label
+                    self.lock.acquire(wait=self.params.lock_wait)
+                    self.journal.set(lock_acquired_at=utc_now().isoformat())
+                    self.account.note("deploy lock taken on the host")
+                outcome = function(self)
+            if step is PREFLIGHT:
+                self.preflight_done = True
+            if step is STEPS[1] and self.resumed:
+                resume_support.verify_host(self, self.resumed)
+        except (Exception, KeyboardInterrupt) as error:
+            self._fail(step, label, error, time.monotonic() - started)
+        duration = time.monotonic() - started
+        self.journal.end_step(self._current, outcome.status, summary=outcome.summary, facts=outcome.facts,
+                              duration=duration)
+        self.account.verdict(outcome.status, duration, outcome.summary)
+        self._current = None
+        return outcome
+
+    def _nested_preflight(self) -> None:
+        """A mutating step never runs before the read-only preflight has passed."""
+        entry = self._current
+        self._current = None
+        try:
+            self._step(PREFLIGHT, step_functions.preflight)
+        finally:
+            self._current = entry
+
+    def _skip_reason(self, step: Step) -> StepOutcome | None:
+        if self.resumed and step.number in self.resumed.finished_steps and step.mutating:
+            return StepOutcome("resumed", f"done in run {self.resumed.run_id}; not repeated")
+        if step.number in (5, 6, 7) and self.nothing_new:
+            return StepOutcome("skipped", "nothing new to deploy (set force=True to redeploy)")
+        return None
+
+    def _fail(self, step: Step, label: str, error: BaseException, duration: float):
+        message = error.message if isinstance(error, HermesOpsError) else f"{type(error).__name__}: {error}"
+        self.journal.end_step(self._current, "failed", summary=message.splitlines()[0], error=str(error),
+                              duration=duration)
+        self.account.verdict("failed", duration, message.splitlines()[0])
+        self._current = None
+        self.failed_step = step
+        self.journal.set(failure=str(error))
+        interrupted = isinstance(error, KeyboardInterrupt)
+        outcome = "interrupted" if interrupted else "rolled-back" if isinstance(error, RolledBack) else "failed"
+        if interrupted or self.finish_on_failure:
+            self._finish(outcome, failed_step=label, failure=str(error))
+        else:
+            self.journal.save()
+        if interrupted:
+            raise error
+        hint = getattr(error, "hint", None) or "read the record, fix the cause, run the deploy again"
+        raise DeployFailed(f"deploy stopped at step {label}: {message}", step=label, host=self.params.host,
+                           hint=f"{hint} (record: {self.record_path}; continue later with resume={self.run_id!r})"
+                           ) from error
+
+    # -- the end, in every outcome -------------------------------------------------------------------
+    def _finish(self, outcome: str, *, failed_step: str | None = None, failure: str | None = None) -> None:
+        self.finished = True
+        self.journal.finish(outcome, failed_step=failed_step, failure=failure)
+        try:
+            self._append_audit_line()
+        finally:
+            self.lock.release()
+            if self.runner is not None:
+                self.runner.close()
+            self.journal.set(lock_released=True, session_closed=True)
+            self.journal.save()
+        self.account.heading(8, "Exit")
+        self.account.note("deploy lock released, SSH session closed")
+        for label, value in self.summary_lines():
+            self.account.fact(label, value)
+
+    def _append_audit_line(self) -> None:
+        data = self.journal.data
+        line = (f"[{utc_now().strftime('%Y-%m-%dT%H:%M:%SZ')}] [{self.params.operator}] {self.journal.data['kind']} "
+                f"run={self.run_id} host={data['facts'].get('hostname', self.params.host)} "
+                f"commit={(data['commit_before'] or 'none')[:12]}->{(data['commit_after'] or 'none')[:12]} "
+                f"image={step_functions.short_id(data['image_after'] or data['image_before'])} "
+                f"outcome={data['outcome']} reason={shlex.quote(self.params.reason)}")
+        self.journal.set(audit_line=line, audit_logged=False)
+        if self.runner is None or not self.runner.connected:
+            return
+        try:
+            self.runner.run(host_commands.append_audit_line(line), timeout=30)
+            self.journal.set(audit_logged=True)
+        except HermesOpsError as error:
+            self.journal.set(audit_error=str(error))
+
+    def summary_lines(self) -> list[tuple[str, str]]:
+        data = self.journal.data
+        return [
+            ("operator", self.params.operator),
+            ("host", f"{data['facts'].get('hostname', '?')} ({self.params.host}:{self.params.port})"),
+            ("commit", f"{(data['commit_before'] or 'none')[:12]} → {(data['commit_after'] or 'none')[:12]}"),
+            ("image", f"{step_functions.short_id(data['image_before'])} → "
+                      f"{step_functions.short_id(data['image_after'] or data['image_before'])}"),
+            ("outcome", data["outcome"] + (f" at step {data['failed_step']}" if data["failed_step"] else "")),
+            ("duration", f"{data['duration']:.1f}s"),
+            ("run id", self.run_id),
+        ]
+
+    def summary(self) -> dict:
+        keys = ("run_id", "operator", "reason", "host", "commit_before", "commit_after", "image_before",
+                "image_after", "outcome", "failed_step", "duration", "started_at", "ended_at")
+        return {key: self.journal.data.get(key) for key in keys}

@@ -1,0 +1,59 @@
+"""The committed notebooks: valid, parameters in step with the library, no secrets, no machine paths."""
+
+import ast
+import dataclasses
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from hermes_ops.params import DeployParameters
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+MACHINE_PATHS = re.compile(r"(/work/|/root/|/home/|/tmp/|/Users/|C:\\\\)")
+SECRETS = re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|\b(password|passphrase|token)\s*[:=]\s*['\"]?\w|"
+                     r"AKIA[0-9A-Z]{16}|gh[ps]_[A-Za-z0-9]{20,})")
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda path: path.name)
+def notebook(request):
+    return request.param, nbformat.read(request.param, as_version=4)
+
+
+def test_there_is_a_deploy_notebook():
+    assert "deploy.ipynb" in [path.name for path in NOTEBOOKS]
+
+
+def test_valid_nbformat(notebook):
+    nbformat.validate(notebook[1])
+
+
+def test_no_secrets_and_no_paths_of_this_machine(notebook):
+    text = notebook[0].read_text()
+    assert not SECRETS.search(text), SECRETS.search(text)
+    assert not MACHINE_PATHS.search(text), MACHINE_PATHS.search(text)
+    assert "papermill" not in notebook[1].metadata, "a committed notebook is not a papermill output"
+    for cell in notebook[1].cells:
+        assert "injected-parameters" not in cell.metadata.get("tags", [])
+
+
+def test_parameters_cell_matches_the_library_defaults():
+    deploy = nbformat.read(next(path for path in NOTEBOOKS if path.name == "deploy.ipynb"), as_version=4)
+    cells = [cell for cell in deploy.cells if "parameters" in cell.metadata.get("tags", [])]
+    assert len(cells) == 1
+    tree = ast.parse(cells[0].source)
+    values = {node.target.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.AnnAssign)}
+    defaults = {field.name: field.default for field in dataclasses.fields(DeployParameters)}
+    assert values == defaults
+    for line in cells[0].source.splitlines():
+        assert re.match(r"^\w+: \w+ = .+  # \S", line), f"parameter without type or help: {line}"
+
+
+def test_every_step_has_narrative_then_one_short_code_cell():
+    deploy = nbformat.read(next(path for path in NOTEBOOKS if path.name == "deploy.ipynb"), as_version=4)
+    for index, cell in enumerate(deploy.cells):
+        if cell.cell_type == "markdown" and re.match(r"## \d\. ", cell.source):
+            code = deploy.cells[index + 1]
+            assert code.cell_type == "code" and len(code.source.splitlines()) == 1
+            assert re.fullmatch(r"\w+ = deploy\.step\d_\w+\(\)", code.source)
