@@ -203,11 +203,21 @@ def _display_host(hostname: str | None, port: int | None, user: str | None) -> s
     return f"{text}:{port}" if port else text
 
 
-def _output_tail_lines(result: Result, lines: int = 10) -> list[str]:
+TAIL_LINES = 10
+TAIL_LINE_CHARS = 240
+
+
+def _output_tail_lines(result: Result, lines: int = TAIL_LINES) -> list[str]:
     shown = []
     for name in ("stdout", "stderr"):
         tail = result.tail(lines, stream=name)
         if tail:
             shown.append(f"last {name} lines:")
-            shown.extend(f"  | {line}" for line in tail.splitlines())
+            shown.extend(f"  | {_printable(line)}" for line in tail.splitlines())
     return shown
+
+
+def _printable(line: str) -> str:
+    """One output line fit for a terminal: control characters shown as '?', long lines cut."""
+    text = "".join(char if char.isprintable() or char == "\t" else "?" for char in line[:TAIL_LINE_CHARS])
+    return text if len(line) <= TAIL_LINE_CHARS else f"{text}... [{len(line) - TAIL_LINE_CHARS} more characters]"

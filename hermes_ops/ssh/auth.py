@@ -22,7 +22,7 @@ from hermes_ops.secrets import Secret
 from hermes_ops.ssh.hostkeys import fingerprint
 from hermes_ops.ssh.target import SSHTarget
 
-PassphrasePrompt = Callable[[str], "str | Secret"]
+PassphrasePrompt = Callable[[str], str | Secret]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ MARKER_PREFIX = b"\x1ehermes-ops:"
 TERM_GRACE_STEPS = 30
 KILL_WAIT_STEPS = 30
 
-Argument = "str | os.PathLike[str] | int | Secret"
 
 
 def _text(argument, *, reveal: bool) -> str:

@@ -49,7 +49,7 @@ STOP_TIMEOUT = 15.0
 # How long to wait for the readers after the channel was closed on our side.
 DRAIN_GRACE = 5.0
 
-Stdin = "str | bytes | Secret | None"
+Stdin = str | bytes | Secret | None
 
 
 class SSHRunner:

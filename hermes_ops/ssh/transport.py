@@ -34,6 +34,8 @@ MAX_PACKET_SIZE = 32 * 1024
 # AES-GCM first: one AEAD pass per packet instead of AES-CTR plus a separate HMAC, which
 # is most of the client's per-byte cost in paramiko (measured ~1.3x the throughput of aes128-ctr).
 PREFERRED_CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+# RFC 4344 section 3.2: rekey at least every 2^(L/4) blocks of an L-bit block cipher (AES: 2^32 x 16 bytes).
+AES_REKEY_BYTES = 2 ** 32 * 16
 
 
 def new_transport(sock) -> paramiko.Transport:
@@ -80,6 +82,22 @@ def _timed_out(error: BaseException | None) -> bool:
             return True
         error = error.__cause__ or error.__context__
     return False
+
+
+def match_openssh_rekey_limit(transport: paramiko.Transport) -> None:
+    """Rekey after 2^32 cipher blocks (64 GiB) with AES, as OpenSSH does, not paramiko's 512 MiB.
+
+    paramiko starting a rekey itself can deadlock its transport thread: if sshd's
+    CHANNEL_CLOSE for a finished command is in flight when our KEXINIT goes out, paramiko
+    answers the close from the transport thread, which then waits for the key exchange
+    that only it can complete; 30 s later the connection dies (paramiko issue #822, open
+    since 2016; it broke a benchmark run here after 512 MiB). 2^(L/4) blocks for an L-bit
+    block cipher is RFC 4344's bound, and OpenSSH's default; sshd rekeys on the same
+    schedule, and a server-initiated rekey does not hit the race. The packet-count limit
+    (2^29) is unchanged.
+    """
+    if all(name and name.startswith("aes") for name in (transport.local_cipher, transport.remote_cipher)):
+        transport.packetizer.REKEY_BYTES = AES_REKEY_BYTES
 
 
 class Connection:
@@ -151,6 +169,7 @@ def _connect(target: SSHTarget, sock, offered: list[auth.OfferedKey]) -> paramik
             options.key_types = [name for name in supported if name in preferred] + \
                                 [name for name in supported if name not in preferred]
         start_client(transport, target.connect_timeout, hostname=target.host, port=target.port, user=target.user)
+        match_openssh_rekey_limit(transport)
         hostkeys.check_host_key(target.known_hosts, target.host, target.port, transport.get_remote_server_key(),
                                 user=target.user, entries=entries)
         auth.authenticate(transport, target, offered)

@@ -231,3 +231,13 @@ def test_silent_server_times_out_within_connect_timeout(client_keys, known_hosts
         listener.close()
         for connection, _ in accepted:
             connection.close()
+
+
+def test_rekey_limit_matches_openssh_for_aes(sshd, known_hosts, client_keys):
+    # paramiko's own 512 MiB limit makes it start rekeys that can deadlock (paramiko #822).
+    from hermes_ops.ssh.transport import AES_REKEY_BYTES
+
+    with connect(sshd.target(client_keys["ed25519"], known_hosts)) as runner:
+        transport = runner._connection.transport
+        assert transport.remote_cipher.startswith("aes") and transport.local_cipher.startswith("aes")
+        assert transport.packetizer.REKEY_BYTES == AES_REKEY_BYTES == 64 * 1024 ** 3

@@ -149,6 +149,13 @@ def test_command_failed_shows_command_host_tail_and_hint():
     assert isinstance(error, HermesOpsError) and error.result.exit_code == 2
 
 
+def test_error_tails_are_cut_and_printable():
+    error = CommandFailed("failed", result=make_result(stdout="\x00" * 100_000 + "\n", stderr="bell\x07\n"))
+    text = str(error)
+    assert len(text) < 2000
+    assert "?" * 240 + "... [99760 more characters]" in text and "bell?" in text
+
+
 def test_command_timed_out_carries_the_result():
     error = CommandTimedOut("timed out", result=make_result(exit_code=None), timeout=5, remote_stopped=True)
     assert error.result.exit_code is None and error.remote_stopped is True and error.timeout == 5
