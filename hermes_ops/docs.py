@@ -42,7 +42,8 @@ def catch_up(host: SandboxHost) -> None:
     host.commit("Docs rehearsal: catch up")
     quiet = io.StringIO()
     try:
-        Deploy(DeployParameters(reason="docs: catch up").resolved(), writer=quiet.write).run_all()
+        Deploy(DeployParameters(reason="docs: catch up", lock_wait=300).resolved(),
+               writer=lambda line: quiet.write(line + "\n")).run_all()
     except DeployFailed as error:
         raise RuntimeError(f"the sandbox could not be brought up to date:\n{quiet.getvalue()}") from error
 

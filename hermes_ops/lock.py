@@ -22,9 +22,8 @@ class LockBusy(HermesOpsError):
 class DeployLock:
     """Holds `~/.hermes/deploy.lock` through an open channel of `runner`'s connection."""
 
-    def __init__(self, runner, holder: str, *, host: str, step: str | None = None):
+    def __init__(self, runner, *, host: str, step: str | None = None):
         self.runner = runner
-        self.holder = holder
         self.host = host
         self.step = step
         self._channel = None
@@ -33,11 +32,11 @@ class DeployLock:
     def held(self) -> bool:
         return self._channel is not None and not self._channel.closed
 
-    def acquire(self, wait: float = 0.0, poll: float = 1.0, answer_timeout: float = 30.0) -> None:
-        """Take the lock, waiting up to `wait` seconds for a holder to finish; raise LockBusy after."""
+    def acquire(self, holder: str, wait: float = 0.0, poll: float = 1.0, answer_timeout: float = 30.0) -> None:
+        """Take the lock as `holder` (who, which run, what commit, since when); wait up to `wait` seconds."""
         deadline = time.monotonic() + wait
         while True:
-            channel = self.runner.open_held_channel(lock_commands.hold(self.holder))
+            channel = self.runner.open_held_channel(lock_commands.hold(holder))
             first, rest = _read_answer(channel, answer_timeout)
             if first == "LOCKED":
                 self._channel = channel

@@ -21,7 +21,7 @@ if ! flock --nonblock 9; then
 fi
 printf '%s pid=%s\\n' "$1" "$$" > "$HOME/{HOLDER_FILE}"
 echo LOCKED
-cat >/dev/null
+cat >/dev/null 9>&-
 rm -f "$HOME/{HOLDER_FILE}"
 """
 

@@ -49,7 +49,7 @@ class Deploy:
                          commit_before=None, commit_after=None, image_before=None, image_after=None, changelog=[])
         self.started_at_text = self.journal.data["started_at"]
         self.runner: SSHRunner | None = None
-        self.lock = DeployLock(None, "", host=params.host)
+        self.lock = DeployLock(None, host=params.host)
         self.nothing_new = False
         self.rolled_back = False
         self.preflight_done = False
@@ -83,8 +83,7 @@ class Deploy:
     def open_connection(self) -> None:
         if self.runner is None or not self.runner.connected:
             self.runner = SSHRunner(self.params.ssh_target()).connect()
-        self.lock = DeployLock(self.runner, f"run={self.run_id} operator={self.params.operator!r} "
-                               f"since={utc_now().strftime('%Y-%m-%dT%H:%M:%SZ')}", host=self.params.host)
+        self.lock = DeployLock(self.runner, host=self.params.host)
 
     def run(self, argv: Sequence, *, timeout: float | None = None, check: bool = True, stream=None,
             quiet: bool = False, mutating: bool = False) -> Result:
@@ -206,7 +205,7 @@ class Deploy:
                     self._nested_preflight()
                 if step.mutating and not self.dry_run and not self.lock.held:
                     self.lock.step = label
-                    self.lock.acquire(wait=self.params.lock_wait)
+                    self.lock.acquire(self._lock_holder(), wait=self.params.lock_wait)
                     self.journal.set(lock_acquired_at=utc_now().isoformat())
                     self.account.note("deploy lock taken on the host")
                 outcome = function(self)
@@ -222,6 +221,11 @@ class Deploy:
         self.account.verdict(outcome.status, duration, outcome.summary)
         self._current = None
         return outcome
+
+    def _lock_holder(self) -> str:
+        target = (self.journal.data.get("target_commit") or self.commit_after or "unknown")[:12]
+        return (f"run={self.run_id} operator={shlex.quote(self.params.operator)} commit={target} "
+                f"since={utc_now().strftime('%Y-%m-%dT%H:%M:%SZ')}")
 
     def _nested_preflight(self) -> None:
         """A mutating step never runs before the read-only preflight has passed."""
