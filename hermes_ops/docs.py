@@ -21,16 +21,20 @@ from hermes_ops.sandbox.host import http_get
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 DOCS_OPERATOR = "Ada Operator"
 DOCS_CHANGE = "Docs rehearsal: a visible change"
-LIVING_NOTEBOOKS = ("deploy.ipynb",)
+LIVING_NOTEBOOKS = ("deploy.ipynb", "rollback.ipynb")
 
 
-def prepare_sandbox() -> SandboxHost:
-    """Sandbox up, serving origin's HEAD, then exactly one new commit for the notebook to deploy."""
+def prepare_sandbox(notebook: str = "deploy.ipynb") -> SandboxHost:
+    """Sandbox up and serving origin's HEAD; for the deploy runbook, exactly one new commit to deploy.
+
+    The rollback runbook then finds what a real rollback finds: a current and a previous image.
+    """
     os.environ["HERMES_OPS_OPERATOR"] = DOCS_OPERATOR
     host = SandboxHost(SandboxConfig.load_or_default(None))
     host.up()
     catch_up(host)
-    host.commit(DOCS_CHANGE)
+    if notebook == "deploy.ipynb":
+        host.commit(DOCS_CHANGE)
     return host
 
 
@@ -54,7 +58,7 @@ def refresh(names: tuple[str, ...] = LIVING_NOTEBOOKS) -> list[Path]:
 
     written = []
     for name in names:
-        prepare_sandbox()
+        prepare_sandbox(name)
         path = NOTEBOOKS / name
         notebook = nbformat.read(path, as_version=4)
         NotebookClient(notebook, kernel_name="python3", timeout=1800,

@@ -13,4 +13,4 @@ def pytest_runtest_setup(item):
         from hermes_ops.docs import prepare_sandbox
 
         _prepared.add(notebook)
-        prepare_sandbox()
+        prepare_sandbox(item.fspath.basename)

@@ -23,7 +23,7 @@ from hermes_ops.runbook import resume as resume_support
 from hermes_ops.runbook import steps as step_functions
 from hermes_ops.runbook.account import Account, Writer
 from hermes_ops.runbook.journal import Journal, new_run_id, utc_now
-from hermes_ops.runbook.steps import PREFLIGHT, ROLLBACK, STEPS, RolledBack, Step, StepOutcome
+from hermes_ops.runbook.steps import PREFLIGHT, ROLLBACK, RUN_ORDER, STEPS, RolledBack, Step, StepOutcome
 from hermes_ops.ssh import DryRunRunner, SSHRunner
 
 
@@ -169,9 +169,9 @@ class Deploy:
         return self._step(step, getattr(step_functions, step.name))
 
     def run_all(self) -> dict:
-        for number in (1, 2, 0, 3, 4, 5, 6, 7):
-            self.run_step(number)
-        return self.run_step(8)
+        for number in RUN_ORDER:
+            result = self.run_step(number)
+        return result
 
     def stop(self) -> dict:
         """End a deploy the operator gave up on: release the lock, close the session, log and record it."""

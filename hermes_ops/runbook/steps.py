@@ -58,6 +58,8 @@ STEPS = (
 )
 PREFLIGHT = Step(0, "preflight", "Preflight", False)
 ROLLBACK = Step(9, "rollback", "Roll back", True)
+# The order a deploy runs in: the read-only preflight comes once connected, before anything changes.
+RUN_ORDER = (1, 2, PREFLIGHT.number, 3, 4, 5, 6, 7, 8)
 COMMIT_TAG = re.compile(r"[0-9a-f]{12}")
 
 
