@@ -114,6 +114,17 @@ def docs_refresh(args) -> int:
     return 0
 
 
+def lab(args) -> int:
+    """JupyterLab on 127.0.0.1 with the save hook that files saved runbooks into their records."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.call([sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1",
+                            f"--ServerApp.root_dir={root}",
+                            "--FileContentsManager.post_save_hook=hermes_ops.console.save_hook.copy_to_records",
+                            *args.jupyter_args])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hermes-ops", description="Deploy Hermes to its production host.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -167,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     docs_commands = docs.add_subparsers(dest="docs_command", required=True)
     docs_commands.add_parser("refresh", help="re-run the notebooks on the sandbox and store their outputs").set_defaults(
         handler=docs_refresh)
+
+    jupyter = commands.add_parser("lab", help="JupyterLab for stepwise deploys (saved runbooks go to records/)")
+    jupyter.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed to jupyter lab")
+    jupyter.set_defaults(handler=lab)
 
     rehearsal = commands.add_parser("rehearse", parents=[state_dir],
                                     help="the main job: a rehearsal deploy on the sandbox host")
