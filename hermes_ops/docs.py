@@ -33,6 +33,7 @@ def prepare_sandbox(notebook: str = "deploy.ipynb") -> SandboxHost:
     host = SandboxHost(SandboxConfig.load_or_default(None))
     host.up()
     catch_up(host)
+    _leave_room_for_one_more_image(host)
     if notebook == "deploy.ipynb":
         host.commit(DOCS_CHANGE)
     return host
@@ -50,6 +51,20 @@ def catch_up(host: SandboxHost) -> None:
                writer=lambda line: quiet.write(line + "\n")).run_all()
     except DeployFailed as error:
         raise RuntimeError(f"the sandbox could not be brought up to date:\n{quiet.getvalue()}") from error
+
+
+def _leave_room_for_one_more_image(host: SandboxHost) -> None:
+    """The notebook's deploy must prune nothing (its output would vary): keep fewer deploy images than the limit."""
+    from hermes_ops.runbook.steps import COMMIT_TAG
+    from hermes_ops.sandbox.local import run_local
+
+    repository = host.config.image_repository
+    docker = [host.docker]
+    listing = run_local([*docker, "images", "--format", "{{.Tag}}", repository], timeout=60,
+                        env=host.engine.env).stdout.decode().split()  # newest first
+    keep = DeployParameters().keep_images - 1
+    for tag in [tag for tag in listing if COMMIT_TAG.fullmatch(tag)][keep:]:
+        run_local([*docker, "rmi", f"{repository}:{tag}"], timeout=60, env=host.engine.env, check=False)
 
 
 def refresh(names: tuple[str, ...] = LIVING_NOTEBOOKS) -> list[Path]:

@@ -134,7 +134,10 @@ def preflight(d) -> StepOutcome:
         d.account.note(f"{d.params.admin_container} is not running: checkout checks happen after step 3 starts it")
     lock_answer = d.run(lock_commands.probe(), quiet=True).stdout.strip().splitlines()
     lock_free = lock_answer[:1] == ["FREE"] or d.lock.held
-    checks.append((lock_free, "deploy lock", "free" if lock_free else f"held: {' '.join(lock_answer[1:2])}"))
+    lock_detail = "free" if lock_free else f"held: {' '.join(lock_answer[1:2])}"
+    if not lock_free and d.params.lock_wait > 0:
+        lock_free, lock_detail = True, f"{lock_detail} (step 3 waits up to {d.params.lock_wait:.0f}s for it)"
+    checks.append((lock_free, "deploy lock", lock_detail))
     for passed, label, detail in checks:
         d.account.note(f"{'✔' if passed else '✘'} {label}: {detail}")
     failed = [f"{label}: {detail}" for passed, label, detail in checks if not passed]
@@ -363,7 +366,7 @@ def prune_images(d) -> list[str]:
     for tag, identifier, _created in deploy_tags[d.params.keep_images:]:
         if identifier in protected:
             continue
-        if d.run(docker.remove_image(f"{repository}:{tag}"), check=False, mutating=True).ok:
+        if d.run(docker.remove_image(f"{repository}:{tag}"), check=False, mutating=True, quiet=True).ok:
             pruned.append(f"{repository}:{tag}")
     if pruned:
         d.account.fact("pruned", ", ".join(pruned))
