@@ -165,6 +165,9 @@ def start_admin(d) -> StepOutcome:
 
 def pull(d) -> StepOutcome:
     """Refuse a dirty tree or another branch; fast-forward only; record before, after and the changelog."""
+    if d.dry_run and container_state(d, d.params.admin_container) != "running":
+        d.nothing_new = True  # nothing can be read from a stopped checkout: show no build/commit/replace either
+        return StepOutcome("dry-run", f"{d.params.admin_container} is stopped; would pull after step 3 starts it")
     dirty = d.in_admin(git.status_porcelain()).stdout.strip()
     if dirty:
         raise StepError(f"the checkout {d.params.repo_dir} has uncommitted changes:\n    "
