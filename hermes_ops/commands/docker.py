@@ -85,22 +85,6 @@ def exec_in(container: str, command: Sequence[str], *, workdir: str | None = Non
     return argv + [container, *command]
 
 
-def list_containers(*, all_states: bool = True, label: str | None = None, template: str = "{{.Names}}") -> list[str]:
-    argv = ["docker", "ps", "--format", template]
-    if all_states:
-        argv.append("--all")
-    if label:
-        argv += ["--filter", f"label={label}"]
-    return argv
-
-
-def list_images(*, label: str | None = None, template: str = "{{.Repository}}:{{.Tag}}") -> list[str]:
-    argv = ["docker", "images", "--format", template]
-    if label:
-        argv += ["--filter", f"label={label}"]
-    return argv
-
-
 def import_tarball(path: str, image: str, *, changes: Iterable[str] = ()) -> list[str]:
     argv = ["docker", "import"]
     for change in changes:
@@ -111,7 +95,3 @@ def import_tarball(path: str, image: str, *, changes: Iterable[str] = ()) -> lis
 def list_repository_tags(repository: str) -> list[str]:
     """One line per tag of `repository`: tag, image id, creation time (for keeping the last N)."""
     return ["docker", "images", "--no-trunc", "--format", "{{.Tag}} {{.ID}} {{.CreatedAt}}", repository]
-
-
-def logs_tail(container: str, lines: int = 40) -> list[str]:
-    return ["docker", "logs", "--tail", str(lines), container]

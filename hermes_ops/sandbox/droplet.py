@@ -142,7 +142,3 @@ def droplet_environment(config: SandboxConfig) -> dict[str, str]:
 def image_id(docker: str, env: dict[str, str], image: str) -> str | None:
     completed = run_local([docker, "image", "inspect", "--format", "{{.Id}}", image], timeout=30, env=env, check=False)
     return completed.stdout.decode().strip() if completed.returncode == 0 else None
-
-
-def container_image(docker: str, env: dict[str, str], name: str) -> str:
-    return output([docker, "inspect", "--type", "container", "--format", "{{.Image}}", name], timeout=30, env=env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from hermes_ops.commands import docker as docker_commands
 from hermes_ops.sandbox import baseimage, droplet, engine, origin
 from hermes_ops.sandbox.config import CONFIG_FILE, SandboxConfig
 from hermes_ops.sandbox.local import SandboxError, run_local
@@ -133,8 +135,18 @@ class SandboxHost:
         state = {**self._saved_state(), **facts}
         (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
 
-    def _labels(self) -> list[str]:
-        return ["--label", self.config.sandbox_label]
+    def _run_docker(self, argv: list[str], *, timeout: float = 120, check: bool = True, what: str | None = None):
+        """Run a `hermes_ops.commands.docker` argument list against this sandbox's engine."""
+        return self._docker(*argv[1:], timeout=timeout, check=check, what=what)
+
+    @property
+    def _labels(self) -> dict[str, str]:
+        key, value = self.config.sandbox_label.split("=", 1)
+        return {key: value}
+
+    @property
+    def _origin_volume(self) -> str:
+        return f"{self.state_dir / 'origin.git'}:{ORIGIN_MOUNT}:ro"
 
     def _ensure_admin_image(self, base_image: str) -> bool:
         if droplet.image_id(self.docker, self.engine.env, self.config.image):
@@ -142,14 +154,18 @@ class SandboxHost:
         self.log(f"building {self.config.image}: clone origin into {self.config.repo_dir} and run "
                  f"`{self.config.build_command}`")
         builder = f"{self.config.admin_container}-sandbox-build"
-        self._docker("rm", "--force", builder, check=False)
-        script = (f"git clone --quiet --branch {self.config.branch} file://{ORIGIN_MOUNT} {self.config.repo_dir}"
-                  f" && cd {self.config.repo_dir} && {self.config.build_command}")
-        self._docker("run", "--name", builder, "--network", "none", *self._labels(),
-                     "--volume", f"{self.state_dir / 'origin.git'}:{ORIGIN_MOUNT}:ro",
-                     base_image, "/bin/sh", "-c", script, timeout=600, what="sample service build")
-        self._docker("commit", "--change", f"LABEL {self.config.sandbox_label}", builder, self.config.image)
-        self._docker("rm", "--force", builder)
+        self._run_docker(docker_commands.remove_container(builder), check=False)
+        script = " && ".join((
+            shlex.join(["git", "clone", "--quiet", "--branch", self.config.branch, f"file://{ORIGIN_MOUNT}",
+                        self.config.repo_dir]),
+            shlex.join(["cd", self.config.repo_dir]),
+            shlex.join(shlex.split(self.config.build_command)),
+        ))
+        self._run_docker(docker_commands.run(base_image, name=builder, detach=False, labels=self._labels,
+                                             volumes=[self._origin_volume], command=["/bin/sh", "-c", script]),
+                         timeout=600, what="sample service build")
+        self._run_docker(docker_commands.commit(builder, self.config.image, labels=self._labels))
+        self._run_docker(docker_commands.remove_container(builder))
         return False
 
     def _ensure_admin_container(self) -> None:
@@ -159,35 +175,32 @@ class SandboxHost:
             return
         if state is not None:
             self.log(f"starting stopped {name}")
-            self._docker("start", name)
+            self._run_docker(docker_commands.start(name))
             return
         self.log(f"creating {name} from {self.config.image}")
-        self._docker("run", "--detach", "--name", name, "--network", "none", *self._labels(),
-                     "--volume", f"{self.state_dir / 'origin.git'}:{ORIGIN_MOUNT}:ro",
-                     self.config.image, "sleep", "infinity")
+        self._run_docker(docker_commands.run(self.config.image, name=name, labels=self._labels,
+                                             volumes=[self._origin_volume], command=["sleep", "infinity"]))
 
     def _ensure_droplet(self, base_image: str) -> None:
         name = self.config.droplet_container
         files = droplet.write_files(self.config)
         if droplet.container_state(self.docker, self.engine.env, name) == "running":
             return
-        self._docker("rm", "--force", name, check=False)
+        self._run_docker(docker_commands.remove_container(name), check=False)
         droplet.refuse_taken_port(self.config.bind_address, self.config.ssh_port, "the droplet's sshd",
                                   "HERMES_SANDBOX_SSH_PORT or --ssh-port")
         app_state = droplet.container_state(self.docker, self.engine.env, self.config.app_container)
         if app_state != "running":
             droplet.refuse_taken_port(self.config.bind_address, self.config.app_port, "the Hermes app",
                                       "HERMES_SANDBOX_APP_PORT or --app-port")
-        environment = [part for key, value in droplet.droplet_environment(self.config).items()
-                       for part in ("--env", f"{key}={value}")]
         self.log(f"starting droplet {name}: {self.config.user}@{self.config.hostname} on "
                  f"{self.config.bind_address}:{self.config.ssh_port}")
-        self._docker("run", "--detach", "--name", name, "--network", "host", "--hostname", self.config.hostname,
-                     *self._labels(), *environment,
-                     "--volume", f"{self.engine.socket}:/var/run/docker.sock",
-                     "--volume", f"{files}:/opt/hermes-sandbox:ro",
-                     "--volume", f"{self.state_dir / 'logs'}:/var/log/hermes",
-                     base_image, "/bin/sh", "/opt/hermes-sandbox/entrypoint.sh")
+        self._run_docker(docker_commands.run(
+            base_image, name=name, network="host", hostname=self.config.hostname, labels=self._labels,
+            environment=droplet.droplet_environment(self.config),
+            volumes=[f"{self.engine.socket}:/var/run/docker.sock", f"{files}:/opt/hermes-sandbox:ro",
+                     f"{self.state_dir / 'logs'}:/var/log/hermes"],
+            command=["/bin/sh", "/opt/hermes-sandbox/entrypoint.sh"]))
         droplet.wait_for_ssh_banner(self.config.bind_address, self.config.ssh_port)
 
     def _wait_healthy(self, timeout: float = 60) -> None:

@@ -28,5 +28,5 @@ def test_hostile_values_stay_single_arguments():
 def test_inspect_and_listing():
     assert docker.inspect_format("hermes-app", "{{.Image}}", kind="container") == [
         "docker", "inspect", "--type", "container", "--format", "{{.Image}}", "hermes-app"]
-    assert docker.list_containers(label="x=y") == [
-        "docker", "ps", "--format", "{{.Names}}", "--all", "--filter", "label=x=y"]
+    assert docker.list_repository_tags("hermes/admin") == [
+        "docker", "images", "--no-trunc", "--format", "{{.Tag}} {{.ID}} {{.CreatedAt}}", "hermes/admin"]
