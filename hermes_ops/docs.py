@@ -7,16 +7,14 @@ sandbox state, prepared here, so the outputs match line for line apart from what
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 
 import nbformat
 
 from hermes_ops.params import DeployParameters
-from hermes_ops.runbook import Deploy, DeployFailed
 from hermes_ops.sandbox import SandboxConfig, SandboxHost
-from hermes_ops.sandbox.host import http_get
+from hermes_ops.rehearsal import catch_up
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 DOCS_OPERATOR = "Ada Operator"
@@ -37,20 +35,6 @@ def prepare_sandbox(notebook: str = "deploy.ipynb") -> SandboxHost:
     if notebook == "deploy.ipynb":
         host.commit(DOCS_CHANGE)
     return host
-
-
-def catch_up(host: SandboxHost) -> None:
-    """Deploy whatever origin holds (after a repair commit, in case a drill left it broken)."""
-    serving = http_get(host.config.version_url)[1].strip()
-    if serving == host.status()["origin_head"]:
-        return
-    host.commit("Docs rehearsal: catch up")
-    quiet = io.StringIO()
-    try:
-        Deploy(DeployParameters(reason="docs: catch up", lock_wait=300).resolved(),
-               writer=lambda line: quiet.write(line + "\n")).run_all()
-    except DeployFailed as error:
-        raise RuntimeError(f"the sandbox could not be brought up to date:\n{quiet.getvalue()}") from error
 
 
 def _leave_room_for_one_more_image(host: SandboxHost) -> None:

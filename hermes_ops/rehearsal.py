@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
 from hermes_ops.headless import HeadlessRun, deploy
+from hermes_ops.params import DeployParameters
+from hermes_ops.runbook import Deploy, DeployFailed
 from hermes_ops.sandbox import SandboxConfig, SandboxHost
+from hermes_ops.sandbox.host import http_get
 
 
 def _say(message: str) -> None:
@@ -20,3 +24,17 @@ def rehearse(state_dir: Path | None = None, records_dir: Path | None = None) -> 
     commit = host.commit("Rehearsal: a visible change")
     _say(f"new commit on the sandbox origin: {commit[:12]}; deploying it with the runbook")
     return deploy(params_file, [("reason", "rehearsal on the sandbox host")], records_dir=records_dir)
+
+
+def catch_up(host: SandboxHost) -> None:
+    """Deploy whatever origin holds (after a repair commit, in case a drill left it broken)."""
+    serving = http_get(host.config.version_url)[1].strip()
+    if serving == host.status()["origin_head"]:
+        return
+    host.commit("Sandbox catch-up")
+    quiet = io.StringIO()
+    try:
+        Deploy(DeployParameters(reason="sandbox catch-up", lock_wait=300).resolved(),
+               writer=lambda line: quiet.write(line + "\n")).run_all()
+    except DeployFailed as error:
+        raise RuntimeError(f"the sandbox could not be brought up to date:\n{quiet.getvalue()}") from error

@@ -136,7 +136,7 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def serving_head(sandbox_host, sandbox):
     """The sandbox serving origin's HEAD, and no other deploy holding its lock."""
-    from hermes_ops.docs import catch_up
+    from hermes_ops.rehearsal import catch_up
 
     wait_for_free_lock(sandbox)
     catch_up(sandbox_host)
@@ -147,7 +147,7 @@ def serving_head(sandbox_host, sandbox):
 def sandbox_left_serving_origin_head(sandbox_host, sandbox):
     """Whatever the tests deployed, broke or stopped, the sandbox ends serving origin's HEAD."""
     yield
-    from hermes_ops.docs import catch_up
+    from hermes_ops.rehearsal import catch_up
 
     wait_for_free_lock(sandbox)
     catch_up(sandbox_host)
