@@ -125,6 +125,16 @@ def lab(args) -> int:
                             *args.jupyter_args])
 
 
+def hostkey(args) -> int:
+    from hermes_ops import hostkey_cli
+
+    if args.hostkey_command == "show":
+        print(hostkey_cli.show(args.host, args.port))
+    else:
+        print(hostkey_cli.pin(args.host, args.port, args.known_hosts, args.fingerprint, replace=args.replace))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hermes-ops", description="Deploy Hermes to its production host.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -178,6 +188,19 @@ def build_parser() -> argparse.ArgumentParser:
     docs_commands = docs.add_subparsers(dest="docs_command", required=True)
     docs_commands.add_parser("refresh", help="re-run the notebooks on the sandbox and store their outputs").set_defaults(
         handler=docs_refresh)
+
+    keys = commands.add_parser("hostkey", help="verify and pin a host's SSH key")
+    key_commands = keys.add_subparsers(dest="hostkey_command", required=True)
+    for name, text in (("show", "print the key's fingerprint to compare with the host's console"),
+                       ("pin", "pin the key, if it matches the fingerprint you confirmed")):
+        sub = key_commands.add_parser(name, help=text)
+        sub.add_argument("host")
+        sub.add_argument("--port", type=int, default=22)
+        if name == "pin":
+            sub.add_argument("--known-hosts", required=True, help="the known_hosts file deploys will use")
+            sub.add_argument("--fingerprint", required=True, help="SHA256:… as confirmed on the host")
+            sub.add_argument("--replace", action="store_true", help="replace a different pinned key (re-keyed host)")
+        sub.set_defaults(handler=hostkey)
 
     jupyter = commands.add_parser("lab", help="JupyterLab for stepwise deploys (saved runbooks go to records/)")
     jupyter.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed to jupyter lab")
