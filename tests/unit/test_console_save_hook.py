@@ -28,10 +28,9 @@ def test_saving_a_finished_runbook_copies_it_into_its_record(tmp_path):
     summary = records / "20261127T052510Z_texasca2_b058ea221107_success.json"
     summary.write_text(json.dumps({"run_id": RUN_ID, "outcome": "success"}))
     (tmp_path / "notebooks").mkdir()
-    manager = FileContentsManager(
-        root_dir=str(tmp_path),
-        post_save_hook=lambda model, os_path, contents_manager, **kwargs: copy_to_records(
-            model, os_path, contents_manager, records_dir=records))
+    manager = FileContentsManager(root_dir=str(tmp_path))
+    manager.register_post_save_hook(lambda model, os_path, contents_manager, **kwargs: copy_to_records(
+        model, os_path, contents_manager, records_dir=records))
     manager.save({"type": "notebook", "format": "json", "content": runbook(RUN_ID)}, "notebooks/deploy.ipynb")
     copied = summary.with_suffix(".ipynb")
     assert copied.exists()
