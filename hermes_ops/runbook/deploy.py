@@ -194,7 +194,10 @@ class Deploy:
         if self.finished:
             raise DeployFailed(f"this deploy already finished ({self.journal.outcome}); start a new run",
                                step=label, host=self.params.host, hint="re-run the notebook from the top")
-        self.account.heading(step.number, step.title) if step is not PREFLIGHT else self.account.write("Preflight")
+        if step in (PREFLIGHT, ROLLBACK):
+            self.account.write(step.title)
+        else:
+            self.account.heading(step.number, step.title)
         self.failed_step = None
         started = time.monotonic()
         self._current = self.journal.begin_step(step.number, step.name, step.title)

@@ -309,6 +309,8 @@ def rollback(d) -> StepOutcome:
         d.run(docker.tag(target, d.params.image), mutating=True)
         d.run(docker.remove_container(d.params.app_container), mutating=True)
         return StepOutcome("dry-run", f"would restore {target}")
+    serving_before = d.run(host_commands.http_body(d.params.version_url), check=False, quiet=True).stdout.strip()
+    d.journal.set(commit_before=serving_before or None)
     restored, unavailable = restore_image(d, target, step="rollback")
     d.rolled_back = True
     d.journal.set(image_after=restored, rollback={"reason": "requested by the operator", "restored_image": restored,
