@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 
@@ -167,8 +168,10 @@ def test_click_through_every_step_deploys_the_new_commit(page, jupyter_lab, serv
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     console(page).screenshot(path=str(ARTIFACTS / "console-success.png"))
     page.locator(".hermes-log-toggle.mod-active").evaluate_all("buttons => buttons.forEach(b => b.click())")
-    console(page).screenshot(path=str(DOCS_SCREENSHOT))
-    assert DOCS_SCREENSHOT.stat().st_size < 300_000
+    # The README's picture is refreshed on request only, so a test run never dirties the checkout.
+    readme_shot = DOCS_SCREENSHOT if os.environ.get("HERMES_UPDATE_DOCS_SCREENSHOT") else ARTIFACTS / "console.png"
+    console(page).screenshot(path=str(readme_shot))
+    assert readme_shot.stat().st_size < 300_000
 
     assert http_get(sandbox.version_url)[1].strip() == new_commit
     record = record_of(run)
