@@ -21,6 +21,13 @@ def _sandbox_host(args):
     return SandboxHost(SandboxConfig.load_or_default(args.state_dir, **overrides))
 
 
+def _report(run) -> int:
+    """A headless run's outcome on stderr, its record's path as the last line, exit 0 only on success."""
+    print(f"outcome: {run.outcome}", file=sys.stderr)
+    print(run.record)
+    return 0 if run.succeeded else EXIT_ERROR
+
+
 def sandbox_up(args) -> int:
     print(_sandbox_host(args).up())
     return 0
@@ -50,9 +57,7 @@ def rehearse(args) -> int:
     from hermes_ops.rehearsal import rehearse as run_rehearsal
 
     run = run_rehearsal(state_dir=args.state_dir, records_dir=args.records_dir)
-    print(f"outcome: {run.outcome}", file=sys.stderr)
-    print(run.record)
-    return 0 if run.succeeded else EXIT_ERROR
+    return _report(run)
 
 
 def deploy(args) -> int:
@@ -64,9 +69,7 @@ def deploy(args) -> int:
     if args.dry_run:
         overrides.append(("dry_run", "true"))
     run = run_deploy(args.params_file, overrides, records_dir=args.records_dir)
-    print(f"outcome: {run.outcome}", file=sys.stderr)
-    print(run.record)
-    return 0 if run.succeeded else EXIT_ERROR
+    return _report(run)
 
 
 def rollback(args) -> int:
@@ -74,9 +77,7 @@ def rollback(args) -> int:
 
     overrides = list(args.parameter or []) + ([("rollback_to", args.to)] if args.to else [])
     run = run_deploy(args.params_file, overrides, records_dir=args.records_dir, notebook="rollback.ipynb")
-    print(f"outcome: {run.outcome}", file=sys.stderr)
-    print(run.record)
-    return 0 if run.succeeded else EXIT_ERROR
+    return _report(run)
 
 
 def lock_command(args) -> int:

@@ -39,16 +39,14 @@ def prepare_sandbox(notebook: str = "deploy.ipynb") -> SandboxHost:
 
 def _leave_room_for_one_more_image(host: SandboxHost) -> None:
     """The notebook's deploy must prune nothing (its output would vary): keep fewer deploy images than the limit."""
+    from hermes_ops.commands import docker
     from hermes_ops.runbook.steps import COMMIT_TAG
-    from hermes_ops.sandbox.local import run_local
 
     repository = host.config.image_repository
-    docker = [host.docker]
-    listing = run_local([*docker, "images", "--format", "{{.Tag}}", repository], timeout=60,
-                        env=host.engine.env).stdout.decode().split()  # newest first
-    keep = DeployParameters().keep_images - 1
-    for tag in [tag for tag in listing if COMMIT_TAG.fullmatch(tag)][keep:]:
-        run_local([*docker, "rmi", f"{repository}:{tag}"], timeout=60, env=host.engine.env, check=False)
+    listing = host.run_docker(docker.list_repository_tags(repository), timeout=60).stdout.decode()  # newest first
+    tags = [line.split()[0] for line in listing.splitlines() if COMMIT_TAG.fullmatch(line.split()[0])]
+    for tag in tags[DeployParameters().keep_images - 1:]:
+        host.run_docker(docker.remove_image(f"{repository}:{tag}"), timeout=60, check=False)
 
 
 def refresh(names: tuple[str, ...] = LIVING_NOTEBOOKS) -> list[Path]:

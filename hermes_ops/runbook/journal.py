@@ -79,6 +79,3 @@ class Journal:
     @property
     def outcome(self) -> str:
         return self.data["outcome"]
-
-    def step_entries(self) -> list[dict]:
-        return self.data["steps"]

@@ -346,7 +346,7 @@ def wait_until_serving(d, wanted_image: str, timeout: float) -> tuple[bool, floa
     containers_seen: set[str] = set()
     last = "no container yet"
     while time.monotonic() - started < timeout:
-        facts = app_facts(d, with_id=True)
+        facts = app_facts(d)
         if facts:
             image, running, container = facts
             if image == wanted_image:
@@ -389,13 +389,14 @@ def image_id(d, image: str) -> str | None:
     return result.stdout.strip() if result.ok else None
 
 
-def app_facts(d, with_id: bool = False):
+def app_facts(d) -> tuple[str, bool, str] | None:
+    """The app container's image id, whether it runs, and its own id; None if there is none."""
     template = "{{.Image}} {{.State.Running}} {{.Id}}"
     result = d.run(docker.inspect_format(d.params.app_container, template, kind="container"), check=False, quiet=True)
     if not result.ok or len(result.stdout.split()) != 3:
         return None
     image, running, container = result.stdout.split()
-    return (image, running == "true", container) if with_id else (image, running == "true")
+    return image, running == "true", container
 
 
 def http_ok(d, url: str) -> bool:

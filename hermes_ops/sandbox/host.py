@@ -135,7 +135,7 @@ class SandboxHost:
         state = {**self._saved_state(), **facts}
         (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
 
-    def _run_docker(self, argv: list[str], *, timeout: float = 120, check: bool = True, what: str | None = None):
+    def run_docker(self, argv: list[str], *, timeout: float = 120, check: bool = True, what: str | None = None):
         """Run a `hermes_ops.commands.docker` argument list against this sandbox's engine."""
         return self._docker(*argv[1:], timeout=timeout, check=check, what=what)
 
@@ -154,18 +154,18 @@ class SandboxHost:
         self.log(f"building {self.config.image}: clone origin into {self.config.repo_dir} and run "
                  f"`{self.config.build_command}`")
         builder = f"{self.config.admin_container}-sandbox-build"
-        self._run_docker(docker_commands.remove_container(builder), check=False)
+        self.run_docker(docker_commands.remove_container(builder), check=False)
         script = " && ".join((
             shlex.join(["git", "clone", "--quiet", "--branch", self.config.branch, f"file://{ORIGIN_MOUNT}",
                         self.config.repo_dir]),
             shlex.join(["cd", self.config.repo_dir]),
             shlex.join(shlex.split(self.config.build_command)),
         ))
-        self._run_docker(docker_commands.run(base_image, name=builder, detach=False, labels=self._labels,
+        self.run_docker(docker_commands.run(base_image, name=builder, detach=False, labels=self._labels,
                                              volumes=[self._origin_volume], command=["/bin/sh", "-c", script]),
                          timeout=600, what="sample service build")
-        self._run_docker(docker_commands.commit(builder, self.config.image, labels=self._labels))
-        self._run_docker(docker_commands.remove_container(builder))
+        self.run_docker(docker_commands.commit(builder, self.config.image, labels=self._labels))
+        self.run_docker(docker_commands.remove_container(builder))
         return False
 
     def _ensure_admin_container(self) -> None:
@@ -175,10 +175,10 @@ class SandboxHost:
             return
         if state is not None:
             self.log(f"starting stopped {name}")
-            self._run_docker(docker_commands.start(name))
+            self.run_docker(docker_commands.start(name))
             return
         self.log(f"creating {name} from {self.config.image}")
-        self._run_docker(docker_commands.run(self.config.image, name=name, labels=self._labels,
+        self.run_docker(docker_commands.run(self.config.image, name=name, labels=self._labels,
                                              volumes=[self._origin_volume], command=["sleep", "infinity"]))
 
     def _ensure_droplet(self, base_image: str) -> None:
@@ -186,7 +186,7 @@ class SandboxHost:
         files = droplet.write_files(self.config)
         if droplet.container_state(self.docker, self.engine.env, name) == "running":
             return
-        self._run_docker(docker_commands.remove_container(name), check=False)
+        self.run_docker(docker_commands.remove_container(name), check=False)
         droplet.refuse_taken_port(self.config.bind_address, self.config.ssh_port, "the droplet's sshd",
                                   "HERMES_SANDBOX_SSH_PORT or --ssh-port")
         app_state = droplet.container_state(self.docker, self.engine.env, self.config.app_container)
@@ -195,7 +195,7 @@ class SandboxHost:
                                       "HERMES_SANDBOX_APP_PORT or --app-port")
         self.log(f"starting droplet {name}: {self.config.user}@{self.config.hostname} on "
                  f"{self.config.bind_address}:{self.config.ssh_port}")
-        self._run_docker(docker_commands.run(
+        self.run_docker(docker_commands.run(
             base_image, name=name, network="host", hostname=self.config.hostname, labels=self._labels,
             environment=droplet.droplet_environment(self.config),
             volumes=[f"{self.engine.socket}:/var/run/docker.sock", f"{files}:/opt/hermes-sandbox:ro",

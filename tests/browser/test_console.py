@@ -86,14 +86,20 @@ def run_steps(page, rows) -> None:
         run_step(page, row)
 
 
+def asks_first(page, *names: str):
+    """The confirmation that must have opened, naming each of `names`; returned for yes or no."""
+    confirmation = page.locator(".hermes-confirm")
+    expect(confirmation).to_be_visible()
+    for text in names:
+        expect(confirmation.locator(".hermes-confirm-text")).to_contain_text(text)
+    return confirmation
+
+
 def run_step(page, row: str, *, confirm_with: tuple[str, ...] = ()) -> None:
     """Click Run; a destructive step must ask first, naming what `confirm_with` lists; then wait for success."""
     page.locator(f".{row} .hermes-run").click()
     if row in DESTRUCTIVE:
-        confirmation = page.locator(".hermes-confirm")
-        expect(confirmation).to_be_visible()
-        for text in confirm_with:
-            expect(confirmation.locator(".hermes-confirm-text")).to_contain_text(text)
+        confirmation = asks_first(page, *confirm_with)
         confirmation.locator(".hermes-confirm-yes").click()
         expect(confirmation).to_be_hidden()
     expect(row_status(page, row)).to_have_attribute("data-status", SUCCEEDED, timeout=STEP_TIMEOUT)
@@ -143,10 +149,8 @@ def test_click_through_every_step_deploys_the_new_commit(page, jupyter_lab, serv
     # Step 7 takes seconds (the app is swapped and health-checked): while it runs, its output arrives
     # and the kernel is idle (the step runs on a worker thread; nothing waits for a click).
     page.locator(".hermes-step-7 .hermes-run").click()
-    confirmation = page.locator(".hermes-confirm")
-    expect(confirmation).to_be_visible()
-    expect(confirmation).to_contain_text("Replace the app container on texasca2 (core@127.0.0.1:2222)")
-    expect(confirmation).to_contain_text(f"commit {new_commit[:12]}")
+    confirmation = asks_first(page, "Replace the app container on texasca2 (core@127.0.0.1:2222)",
+                              f"commit {new_commit[:12]}")
     confirmation.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "console-confirm-step-7.png"))
     confirmation.locator(".hermes-confirm-yes").click()
@@ -208,10 +212,7 @@ def test_out_of_order_cancel_and_a_failed_build(page, jupyter_lab, serving_head,
 
     # Cancel a destructive step: nothing changes on the host.
     page.locator(".hermes-step-6 .hermes-run").click()
-    confirmation = page.locator(".hermes-confirm")
-    expect(confirmation).to_be_visible()
-    expect(confirmation).to_contain_text("Commit the image on texasca2 (core@127.0.0.1:2222)")
-    expect(confirmation).to_contain_text(f"commit {good_commit[:12]}")
+    confirmation = asks_first(page, "Commit the image on texasca2 (core@127.0.0.1:2222)", f"commit {good_commit[:12]}")
     confirmation.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "console-confirm-step-6.png"))
     confirmation.locator(".hermes-confirm-no").click()
@@ -286,11 +287,8 @@ def test_roll_back_after_a_failed_build(page, jupyter_lab, serving_head, sandbox
     expect(row_status(page, "hermes-step-5")).to_have_attribute("data-status", "failed", timeout=STEP_TIMEOUT)
 
     page.locator(".hermes-failure .hermes-rollback").click()
-    confirmation = page.locator(".hermes-confirm")
-    expect(confirmation).to_be_visible()
-    expect(confirmation).to_contain_text(f"Roll back on texasca2 (core@127.0.0.1:2222): point {config.image} at "
-                                         f"{previous} again")
-    expect(confirmation).to_contain_text(f"taking commit {broken[:12]}")
+    confirmation = asks_first(page, f"Roll back on texasca2 (core@127.0.0.1:2222): point {config.image} at "
+                                    f"{previous} again", f"taking commit {broken[:12]}")
     confirmation.locator(".hermes-confirm-yes").click()
     expect(page.locator(".hermes-step-rollback")).to_be_visible()
     banner = page.locator(".hermes-banner [data-tone]")

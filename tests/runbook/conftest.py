@@ -20,8 +20,7 @@ def record_of(cli: subprocess.CompletedProcess) -> tuple[Path, dict]:
 
 
 def droplet_docker(sandbox_host, *args: str) -> str:
-    return subprocess.run([sandbox_host.docker, *args], capture_output=True, text=True, timeout=60,
-                          env=sandbox_host.engine.env, check=True).stdout.strip()
+    return sandbox_host.run_docker(["docker", *args], timeout=60).stdout.decode().strip()
 
 
 def host_facts(sandbox_host) -> dict:
