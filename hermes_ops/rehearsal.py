@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+import tempfile
 from pathlib import Path
 
 from hermes_ops.headless import HeadlessRun, deploy
@@ -33,8 +34,11 @@ def catch_up(host: SandboxHost) -> None:
         return
     host.commit("Sandbox catch-up")
     quiet = io.StringIO()
-    try:
-        Deploy(DeployParameters(reason="sandbox catch-up", lock_wait=300).resolved(),
-               writer=lambda line: quiet.write(line + "\n")).run_all()
-    except DeployFailed as error:
-        raise RuntimeError(f"the sandbox could not be brought up to date:\n{quiet.getvalue()}") from error
+    # The sandbox's own parameters (its ports, not the defaults), and a throwaway records folder:
+    # a catch-up is housekeeping, not a deploy anyone needs a record of.
+    with tempfile.TemporaryDirectory(prefix="hermes-catch-up-") as records:
+        parameters = DeployParameters(**host.params(), reason="sandbox catch-up", lock_wait=300, records_dir=records)
+        try:
+            Deploy(parameters.resolved(), writer=lambda line: quiet.write(line + "\n")).run_all()
+        except DeployFailed as error:
+            raise RuntimeError(f"the sandbox could not be brought up to date:\n{quiet.getvalue()}") from error

@@ -69,6 +69,7 @@ def ensure_keys(config: SandboxConfig) -> bool:
                       timeout=30, what="ssh-keygen")
     public_host_key = " ".join(Path(f"{paths['host_key']}.pub").read_text().split()[:2])
     paths["known_hosts"].write_text(f"{known_hosts_name(config.bind_address, config.ssh_port)} {public_host_key}\n")
+    paths["known_hosts"].chmod(0o600)  # a pinned key others could rewrite pins nothing (StrictModes)
     return reused
 
 

@@ -118,8 +118,10 @@ class SandboxHost:
 
     def _refuse_taken_ports_before_building(self) -> None:
         """Fail in a second, not after a minute of building, when a fresh sandbox's ports are taken."""
-        if self._saved_state().get("phase") == "ready":
-            return  # the ports are probably ours; _ensure_droplet checks again if the droplet is gone
+        if self._saved_state().get("phase") in ("ready", "building"):
+            # An earlier `up` got this far (even one that failed later, e.g. an unhealthy app): the ports are
+            # probably ours; _ensure_droplet checks again if the droplet is gone.
+            return
         droplet.refuse_taken_port(self.config.bind_address, self.config.ssh_port, "the droplet's sshd",
                                   "HERMES_SANDBOX_SSH_PORT or --ssh-port")
         droplet.refuse_taken_port(self.config.bind_address, self.config.app_port, "the Hermes app",
