@@ -11,13 +11,19 @@ Other modules add their own subclasses next to the code that raises them
 because every deploy step can meet them.
 
 Messages are built only from already-redacted text (`Result` fields are
-redacted when the result is built), so an error can be logged or shown in a
-notebook without leaking a registered secret.
+redacted when the result is built), and `str()` masks every secret registered
+process-wide (the SSH key's passphrase) once more, so an error can be logged or
+shown in a notebook without leaking it. `str()` is also neutralised
+(`terminal_text`): output or a command line in a message cannot drive the
+operator's terminal.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from hermes_ops.secrets import mask
+from hermes_ops.terminal_text import neutralise
 
 if TYPE_CHECKING:
     from hermes_ops.result import Result
@@ -52,7 +58,10 @@ class HermesOpsError(Exception):
         lines.extend(f"  {line}" if line else "" for line in self.details())
         if self.hint:
             lines.append(f"  what to do: {self.hint}")
-        return "\n".join(lines)
+        return neutralise(mask("\n".join(lines)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({mask(self.message)!r})"
 
 
 class ConfigError(HermesOpsError, ValueError):
@@ -179,7 +188,11 @@ class CommandError(HermesOpsError):
 
 
 class CommandFailed(CommandError):
-    """The command exited non-zero (raised unless the caller asked for a probe with `check=False`)."""
+    """The command exited non-zero (raised unless the caller asked for a probe with `check=False`).
+
+    The message should carry the command's own reason (`failure_reason`): "exited 128"
+    alone sends the operator digging, "fatal: Not possible to fast-forward" does not.
+    """
 
 
 class CommandTimedOut(CommandError):
@@ -217,7 +230,36 @@ def _output_tail_lines(result: Result, lines: int = TAIL_LINES) -> list[str]:
     return shown
 
 
-def _printable(line: str) -> str:
-    """One output line fit for a terminal: control characters shown as '?', long lines cut."""
-    text = "".join(char if char.isprintable() or char == "\t" else "?" for char in line[:TAIL_LINE_CHARS])
-    return text if len(line) <= TAIL_LINE_CHARS else f"{text}... [{len(line) - TAIL_LINE_CHARS} more characters]"
+def _printable(line: str, limit: int = TAIL_LINE_CHARS) -> str:
+    """One output line fit for a terminal: controls shown as visible escapes (`neutralise`), long lines cut."""
+    text = neutralise(line[:limit])
+    return text if len(line) <= limit else f"{text}... [{len(line) - limit} more characters]"
+
+
+REASON_CHARS = 160
+_OMITTED_MARKER = "bytes omitted by hermes-ops"
+
+
+def failure_reason(result: Result) -> str:
+    """The line in which a failed command says why: the last meaningful line of stderr, else of stdout.
+
+    Meaningful: has a letter or digit, is not a git `hint:` line, is not hermes-ops's own
+    truncation marker. Neutralised and cut to `REASON_CHARS`; empty if there is none.
+    """
+    for text in (result.stderr, result.stdout):
+        for line in reversed(text.splitlines()[-50:]):
+            line = line.strip()
+            if (any(char.isalnum() for char in line) and not line.lower().startswith("hint:")
+                    and _OMITTED_MARKER not in line):
+                return _printable(line, REASON_CHARS)
+    return ""
+
+
+def failed_command_message(result: Result, status: str) -> str:
+    """The one-line message of a `CommandFailed`: status, the command's own reason, then the command.
+
+    e.g. `command exited 128: fatal: Not possible to fast-forward, aborting. (git pull --ff-only origin main)`
+    """
+    reason = failure_reason(result)
+    command = neutralise(result.command)
+    return f"command {status}: {reason} ({command})" if reason else f"command {status}: {command}"

@@ -1,8 +1,11 @@
 """Deploy parameters: their names, safe defaults, and the strict rules every value must pass.
 
 Validation runs before any connection, so a bad or hostile value stops the run with an
-error naming the parameter and the rule, and never reaches the host. No parameter ever
-carries a secret: papermill writes parameters into the executed notebook and its metadata.
+error naming the parameter and the rule, and never reaches the host. Refusing is bounded
+work whatever the value: an error shows at most a short prefix of a string and only the
+type of anything else. No parameter ever carries a secret: papermill writes parameters
+into the executed notebook and its metadata, so a value holding the SSH key's passphrase
+is refused without being shown.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hermes_ops.errors import ConfigError
+from hermes_ops.secrets import register_secret
 from hermes_ops.sandbox.config import default_state_dir
 
 MAX_LENGTH = 256
@@ -32,6 +36,11 @@ URL = (re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~/-]*)?"
 BUILD_WORD = (re.compile(r"[A-Za-z0-9_./=:+,@%-]+"), "words of letters, digits and _./=:+,@%- (no shell syntax)")
 TEXT = (re.compile(r"[^\x00-\x1f\x7f]{0,200}"), "one line of at most 200 printable characters")
 ENV_NAME = (re.compile(r"[A-Z_][A-Z0-9_]{0,63}"), "an environment variable name")
+# A run id exactly as hermes_ops.runbook.journal.new_run_id makes it: UTC time, '-', 6 hex digits.
+RUN_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}")
+RUN_ID_OR_EMPTY = re.compile(f"(?:{RUN_ID.pattern})?")
+RUN_ID_RULE = "a run id as hermes-ops generates it, e.g. 20261127T044009Z-2eb4eb (or empty)"
+SHOWN_CHARS = 80
 
 
 def _default_operator() -> str:
@@ -115,7 +124,13 @@ class DeployParameters:
         return self.image.rsplit(":", 1)[0]
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first parameter that breaks its rule."""
+        """Raise ConfigError naming the first parameter that breaks its rule.
+
+        First of all, a parameter holding the key's passphrase (the value of the variable
+        `key_passphrase_env` names) is refused without being shown; the passphrase is also
+        registered for masking (`secrets.register_secret`) in this process.
+        """
+        self._refuse_passphrase()
         rules = {
             "host": HOST_NAME, "user": USER_NAME, "expected_hostname": HOST_NAME,
             "admin_container": CONTAINER_NAME, "app_container": CONTAINER_NAME, "image": IMAGE_NAME,
@@ -150,12 +165,28 @@ class DeployParameters:
             raise _invalid("app_logs_command", self.app_logs_command, BUILD_WORD[1])
         if self.rollback_to:
             _check("rollback_to", self.rollback_to, *IMAGE_NAME)
-        _check("resume", self.resume, re.compile(r"[A-Za-z0-9_.-]{0,80}"), "a run id, e.g. 20261127T044009Z-2eb4eb")
+        for name in ("resume", "run_id"):
+            _check(name, getattr(self, name), RUN_ID_OR_EMPTY, RUN_ID_RULE)
         for name in ("key_path", "known_hosts", "records_dir"):
             _check_local_path(name, getattr(self, name))
-        _check("run_id", self.run_id, re.compile(r"[A-Za-z0-9_.-]{0,80}"), "letters, digits, '_', '.', '-'")
         if not self.operator.strip():
             raise _invalid("operator", self.operator, "a name: who is deploying")
+
+    def _refuse_passphrase(self) -> None:
+        variable = self.key_passphrase_env
+        passphrase = os.environ.get(variable) if isinstance(variable, str) and ENV_NAME[0].fullmatch(variable) \
+            else None
+        if not passphrase:
+            return
+        register_secret(passphrase)
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, str) and passphrase in value:
+                raise ConfigError(
+                    f"parameter {field.name} contains the SSH key's passphrase: refused; secrets never go into "
+                    "parameters (papermill writes them into the record)", step="parameters",
+                    hint=f"remove it from {field.name} in the parameters file or -p option; the passphrase "
+                         f"is read from ${variable} only; nothing was run")
 
     def to_record(self) -> dict:
         """The parameters as written to a record (they never hold secrets, by construction)."""
@@ -184,9 +215,27 @@ def _check_local_path(name: str, value) -> None:
         raise _invalid(name, value, "a path on this machine, one line")
 
 
+def _shown(value) -> str:
+    """A bounded view of any value: a short prefix of a string, the type (and size) of anything else.
+
+    Never repr() of the whole value: a nested structure or a huge number makes that slow
+    (an alias bomb took over a minute and ended in MemoryError).
+    """
+    if isinstance(value, str):
+        if len(value) <= SHOWN_CHARS:
+            return repr(value)
+        return f"{value[:SHOWN_CHARS - 3]!r}... ({len(value)} characters)"
+    if value is None or isinstance(value, (bool, float)):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if value.bit_length() <= 64 else f"<an int of {value.bit_length()} bits>"
+    if isinstance(value, (list, tuple, dict, set, frozenset, bytes, bytearray)):
+        return f"<{type(value).__name__} of length {len(value)}>"
+    return f"<{type(value).__name__}>"
+
+
 def _invalid(name: str, value, rule: str) -> ConfigError:
-    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-    return ConfigError(f"parameter {name}={shown} is invalid: expected {rule}",
+    return ConfigError(f"parameter {name}={_shown(value)} is invalid: expected {rule}",
                        step="parameters", hint=f"fix {name} in the parameters file or -p option; nothing was run")
 
 
@@ -201,7 +250,15 @@ def from_namespace(namespace: dict) -> DeployParameters:
 
 def check_names(names) -> None:
     """Refuse parameter names the runbook does not know (papermill would inject them silently)."""
-    unknown = sorted(set(names) - set(PARAMETER_NAMES))
+    unknown = [name for name in names if name not in PARAMETER_NAMES]
     if unknown:
-        raise ConfigError(f"unknown parameter(s): {', '.join(unknown)}", step="parameters",
+        shown = sorted(_shown_name(name) for name in unknown[:10])
+        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        raise ConfigError(f"unknown parameter(s): {', '.join(shown)}{more}", step="parameters",
                           hint=f"known parameters: {', '.join(PARAMETER_NAMES)}")
+
+
+def _shown_name(name) -> str:
+    if isinstance(name, str) and name.isidentifier() and len(name) <= 40:
+        return name
+    return _shown(name)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hermes_ops.secrets import Redactor
+from hermes_ops.terminal_text import neutralise
 
 DEFAULT_HEAD_BYTES = 32 * 1024
 DEFAULT_TAIL_BYTES = 32 * 1024
@@ -70,8 +71,15 @@ class Result:
         return "\n".join(text.rstrip("\n").splitlines()[-lines:])
 
     def to_dict(self) -> dict:
-        """A JSON-serialisable dict (datetimes as ISO 8601 strings), for deploy records."""
+        """A JSON-serialisable dict (datetimes as ISO 8601 strings), for deploy records.
+
+        The command and output text are neutralised (`terminal_text`), since records are
+        read in terminals and rendered as HTML; the byte counts and sha256 stay those of
+        the raw streams as received, which still prove exactly what the host sent.
+        """
         data = dataclasses.asdict(self)
+        for name in ("command", "stdout", "stderr"):
+            data[name] = neutralise(data[name])
         data["started_at"] = self.started_at.isoformat()
         data["ended_at"] = self.ended_at.isoformat()
         data["ok"] = self.ok

@@ -5,6 +5,12 @@ notebook output); the real value comes out only through `.reveal()`, so every pl
 that handles the plain text is greppable. A `Redactor` holds the values registered
 for a run and replaces them with `****` in any text before it is streamed, stored
 in a `Result`, logged or put into an error message.
+
+Some secrets outlive any one redactor: the SSH key's passphrase, once loaded, must be
+masked whatever field or output it turns up in. `register_secret` adds a value to one
+process-wide registry; every `Redactor` masks the registered values too (including ones
+registered after it was made), and `mask` / `mask_data` apply the registry alone, for
+error messages and records.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import hmac
 import os
 import re
+import threading
 from typing import Iterable
 
 MASK = "****"
@@ -90,12 +97,15 @@ class Redactor:
 
     Secrets are matched longest first, so a secret containing another is masked whole.
     Each line of a multi-line secret is also registered, because output is redacted
-    line by line while it streams.
+    line by line while it streams. Values given to `register_secret` are masked as well,
+    unless `include_registered=False`.
     """
 
-    def __init__(self, secrets: Iterable[Secret | str] = ()):
-        self._values: set[str] = set()
+    def __init__(self, secrets: Iterable[Secret | str] = (), *, include_registered: bool = True):
+        self._values: frozenset[str] = frozenset()
         self._pattern: re.Pattern[str] | None = None
+        self._include_registered = include_registered
+        self._registry_version = -1
         for secret in secrets:
             self.add(secret)
 
@@ -108,16 +118,28 @@ class Redactor:
         if "\n" in value:
             fragments.update(line.strip() for line in value.splitlines()
                              if len(line.strip()) >= _MIN_LINE_FRAGMENT)
-        if fragments - self._values:
-            self._values |= fragments
-            ordered = sorted(self._values, key=len, reverse=True)
+        self._merge(fragments)
+
+    def _merge(self, fragments) -> None:
+        # Rebinding (never mutating) the set keeps concurrent readers (the two stream threads) safe.
+        if not set(fragments) <= self._values:
+            values = self._values | frozenset(fragments)
+            ordered = sorted(values, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(value) for value in ordered))
+            self._values = values
+
+    def _sync(self) -> None:
+        """Take in values registered process-wide since the last call."""
+        if self._include_registered and self._registry_version != _registry.version:
+            self._registry_version = _registry.version
+            self._merge(_registry.values)
 
     def extend(self, secrets: Iterable[Secret | str]) -> None:
         for secret in secrets:
             self.add(secret)
 
     def __bool__(self) -> bool:
+        self._sync()
         return bool(self._values)
 
     def __repr__(self) -> str:
@@ -125,6 +147,7 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """`text` with every registered value replaced by `****`."""
+        self._sync()
         if self._pattern is None or not text:
             return text
         return self._pattern.sub(MASK, text)
@@ -137,18 +160,68 @@ class Redactor:
         is masked as well.
         """
         text = self.redact(text)
-        if not self._values:
+        values = self._values
+        if not values:
             return text
         if cut_at_end:
-            longest = max((length for value in self._values
+            longest = max((length for value in values
                            for length in range(min(len(value) - 1, len(text)), 0, -1)
                            if text.endswith(value[:length])), default=0)
             if longest:
                 text = text[:-longest] + MASK
         if cut_at_start:
-            longest = max((length for value in self._values
+            longest = max((length for value in values
                            for length in range(min(len(value) - 1, len(text)), 0, -1)
                            if text.startswith(value[-length:])), default=0)
             if longest:
                 text = MASK + text[longest:]
         return text
+
+
+class _Registry:
+    """The process-wide secrets: a set that only grows, and a version that says when it did."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.values: frozenset[str] = frozenset()
+        self.version = 0
+        self.redactor = Redactor(include_registered=False)
+
+    def add(self, secret: Secret | str) -> None:
+        with self._lock:
+            self.redactor.add(secret)
+            if self.redactor._values != self.values:
+                self.values = self.redactor._values
+                self.version += 1
+
+
+_registry = _Registry()
+
+
+def register_secret(secret: Secret | str) -> None:
+    """Mask `secret` process-wide from now on: in every `Redactor`, in `mask`, in error messages.
+
+    For values that must never be shown whatever field they turn up in, such as the SSH
+    key's passphrase once it is loaded. Empty values are ignored; nothing is ever removed.
+    """
+    _registry.add(secret)
+
+
+def mask(text: str) -> str:
+    """`text` with every value given to `register_secret` replaced by `****`."""
+    return _registry.redactor.redact(text) if isinstance(text, str) else text
+
+
+def mask_data(value):
+    """A copy of JSON-like data with registered secrets masked in every string (keys too; tuples become lists).
+
+    Prefer it to `mask(json.dumps(data))`: JSON escapes quotes, backslashes, control and
+    non-ASCII characters, so a secret holding any of them would not match in JSON text.
+    """
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {mask_data(key): mask_data(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_data(item) for item in value]
+    return value

@@ -3,6 +3,9 @@
 Output goes to a callable the caller chooses (a notebook cell's stdout, a terminal, the
 widget console), so the same steps serve every caller. Long command output is bounded:
 the first lines stream live, the rest is counted (the record keeps head, tail and hash).
+Everything written passes through `neutralise` (commit messages and build output are
+untrusted: no escape sequence reaches the operator's terminal) and `mask` (registered
+secrets, such as the key's passphrase, show as `****`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hermes_ops.result import Result
+from hermes_ops.secrets import mask
+from hermes_ops.terminal_text import neutralise
 
 Writer = Callable[[str], None]
 LIVE_LINES_LIMIT = 200
+
+
+def _safe(text: str) -> str:
+    """Text fit for the operator's terminal: registered secrets masked, controls shown as escapes."""
+    return neutralise(mask(text))
 
 
 def print_writer(text: str) -> None:
@@ -47,7 +57,7 @@ class Account:
 
     def write(self, text: str) -> None:
         with self._lock:
-            self.writer(text)
+            self.writer(_safe(text))
 
     def heading(self, number: int, title: str) -> None:
         self.write(f"Step {number} · {title}")
@@ -75,7 +85,7 @@ class Account:
         with self._lock:
             if self._live_lines < self.live_lines_limit:
                 self._live_lines += 1
-                self.writer(f"    {'!' if stream == 'stderr' else '|'} {line.rstrip()}")
+                self.writer(_safe(f"    {'!' if stream == 'stderr' else '|'} {line.rstrip()}"))
             else:
                 self._hidden_lines += 1
 

@@ -3,7 +3,9 @@
 Keys come from a key file (ed25519, ecdsa or rsa, OpenSSH or PEM format) or from
 ssh-agent. A key file's passphrase is never a parameter (a notebook parameter ends up
 in the executed notebook): it is read from the environment variable the target names,
-or asked for through a prompt callback, and it is held as a `Secret`.
+or asked for through a prompt callback, and it is held as a `Secret`. Once read it is
+also registered process-wide (`secrets.register_secret`), so it is masked as `****`
+wherever it turns up: remote output, results, error messages, records.
 
 Keys are loaded before any connection is made, so a missing key file or a wrong
 passphrase is a `ConfigError` that never touches the host.
@@ -18,7 +20,7 @@ from typing import Callable
 import paramiko
 
 from hermes_ops.errors import AuthenticationFailed, ConfigError
-from hermes_ops.secrets import Secret
+from hermes_ops.secrets import Secret, register_secret
 from hermes_ops.ssh.hostkeys import fingerprint
 from hermes_ops.ssh.target import SSHTarget
 
@@ -91,15 +93,19 @@ def _looks_encrypted(path: str) -> bool:
 
 
 def _passphrase(path: str, passphrase_env: str | None, prompt: PassphrasePrompt | None) -> Secret:
+    """The key's passphrase, registered for masking before anyone can print it."""
     value = os.environ.get(passphrase_env) if passphrase_env else None
     if value:
-        return Secret(value, name=passphrase_env)
-    if prompt is not None:
+        secret = Secret(value, name=passphrase_env)
+    elif prompt is not None:
         answer = prompt(path)
-        return answer if isinstance(answer, Secret) else Secret(answer or "", name="key passphrase")
-    raise ConfigError(f"private key {path} is passphrase-protected and no passphrase is available",
-                      hint=f"export {passphrase_env}=... before starting the runbook, pass a passphrase_prompt "
-                           "callback, or load the key into ssh-agent (ssh-add) and leave key_path unset")
+        secret = answer if isinstance(answer, Secret) else Secret(answer or "", name="key passphrase")
+    else:
+        raise ConfigError(f"private key {path} is passphrase-protected and no passphrase is available",
+                          hint=f"export {passphrase_env}=... before starting the runbook, pass a passphrase_prompt "
+                               "callback, or load the key into ssh-agent (ssh-add) and leave key_path unset")
+    register_secret(secret)
+    return secret
 
 
 def keys_to_offer(target: SSHTarget, *, passphrase_prompt: PassphrasePrompt | None = None,

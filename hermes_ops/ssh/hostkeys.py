@@ -14,6 +14,9 @@ Supported: plain and hashed (`|1|salt|hash`, as written by `ssh-keyscan -H`) hos
 fields, comma-separated patterns with `*`/`?` wildcards and `!` negation, the
 `[host]:port` form for non-22 ports, `@revoked`. `@cert-authority` lines are skipped
 (host certificates are not supported).
+
+A known_hosts file that another user could have written (or whose directory they could
+write) is refused before it is read, as OpenSSH's StrictModes refuses sshd's files.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 import paramiko
 
 from hermes_ops.errors import ConfigError, HostKeyChanged, HostKeyUnknown
+from hermes_ops.ssh.strictmodes import read_trusted_text
 
 HASH_MAGIC = "|1|"
 
@@ -121,12 +125,14 @@ def parse_known_hosts(text: str) -> list[KnownHostEntry]:
 
 
 def read_known_hosts(path: str) -> list[KnownHostEntry]:
-    """The entries of the known_hosts file at `path`; an empty list if the file does not exist."""
-    try:
-        with open(os.path.expanduser(path), encoding="utf-8", errors="replace") as handle:
-            return parse_known_hosts(handle.read())
-    except FileNotFoundError:
-        return []
+    """The entries of the known_hosts file at `path`; an empty list if the file does not exist.
+
+    Raises:
+        ConfigError: the file, or its directory, could have been written by someone else
+            (see `strictmodes`): its pins would prove nothing.
+    """
+    text = read_trusted_text(path, what="known_hosts file")
+    return [] if text is None else parse_known_hosts(text)
 
 
 def entries_for(entries: list[KnownHostEntry], host: str, port: int) -> list[KnownHostEntry]:

@@ -13,8 +13,10 @@ each doing one thing. What it guarantees, and why:
 - a timeout stops the remote process group (over a second channel) and checks it is gone;
 - a connection that dies, or goes silent for `keepalive_interval * keepalive_count_max`
   seconds, raises `ConnectionLost` instead of hanging;
-- every registered secret (and any `Secret` in a command or its stdin) is masked in
-  streamed lines, results, errors and logs.
+- every secret given to the runner, registered process-wide (`secrets.register_secret`:
+  the key's passphrase) or passed as a `Secret` in a command or its stdin is masked in
+  streamed lines (remote output included), results, errors and logs;
+- a failed command's error names its own reason (the last meaningful stderr line).
 
 A runner runs one command at a time; calls from several threads are serialised.
 """
@@ -30,7 +32,7 @@ from typing import Iterable, Sequence
 
 import paramiko
 
-from hermes_ops.errors import CommandFailed, CommandTimedOut, ConfigError, ConnectionLost
+from hermes_ops.errors import CommandFailed, CommandTimedOut, ConfigError, ConnectionLost, failed_command_message
 from hermes_ops.result import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES, BoundedCapture, Result
 from hermes_ops.secrets import Redactor, Secret
 from hermes_ops.ssh import commandline
@@ -249,7 +251,7 @@ class SSHRunner:
                   result.duration, result.stdout_bytes, result.stderr_bytes)
         if check and not result.ok:
             status = f"exited {exit_code}" if exit_code is not None else "was killed by a signal (no exit status)"
-            raise CommandFailed(f"command {status}: {display}", result=result,
+            raise CommandFailed(failed_command_message(result, status), result=result,
                                 hint="read the output above; fix the cause on the host or in the step, "
                                      "then re-run the step")
         return result

@@ -75,3 +75,80 @@ def test_no_parameter_is_meant_for_a_secret():
     for field in dataclasses.fields(DeployParameters):
         assert not any(word in field.name for word in ("password", "passphrase", "token", "secret")) or \
             field.name == "key_passphrase_env", field.name
+
+
+# --- bounded refusals, run ids, the key's passphrase ---------------------------------------------
+
+def test_refusing_a_huge_nested_value_is_bounded_work():
+    import time
+
+    nested: list = ["lol"] * 9
+    for _ in range(8):
+        nested = [nested] * 9  # 9**9 leaves if anyone formatted it
+    huge_int = int("9" * 4000) ** 30  # str() of it raises ValueError (Python's digit limit)
+    started = time.monotonic()
+    for name, value in (("reason", nested), ("port", huge_int), ("reason", {"a": nested}), ("reason", b"x" * 10**6)):
+        with pytest.raises(ConfigError) as refused:
+            DeployParameters(**{name: value}).resolved()
+        assert len(str(refused.value)) < 600
+    assert time.monotonic() - started < 1.0
+    with pytest.raises(ConfigError, match=r"reason=<list of length 9>"):
+        DeployParameters(reason=nested).resolved()
+    with pytest.raises(ConfigError, match=r"port=<an int of \d+ bits>"):
+        DeployParameters(port=huge_int).resolved()
+
+
+def test_a_long_string_shows_a_prefix_and_its_length():
+    with pytest.raises(ConfigError) as refused:
+        DeployParameters(reason="r" * 10_000).resolved()
+    message = str(refused.value)
+    assert "r" * 77 + "'... (10000 characters)" in message and "r" * 81 not in message
+
+
+def test_run_id_pattern_is_exactly_what_new_run_id_makes():
+    from hermes_ops.params import RUN_ID
+    from hermes_ops.runbook.journal import new_run_id
+
+    assert all(RUN_ID.fullmatch(new_run_id()) for _ in range(20))
+    assert RUN_ID.fullmatch("20261127T044009Z-2eb4eb")
+    for name in ("run_id", "resume"):
+        assert getattr(DeployParameters(**{name: "20261127T044009Z-2eb4eb"}).resolved(), name)
+        assert getattr(DeployParameters(**{name: ""}).resolved(), name) == ""
+
+
+@pytest.mark.parametrize("value", ["daemon", "20261127T044009Z-2eb4eb.json", "20261127T044009Z-2EB4EB",
+                                   "../20261127T044009Z-2eb4eb", "20261127T044009Z-2eb4eb\n", "20261127T044009Z",
+                                   "2026112T044009Z-2eb4eb", "20261127T044009Z-2eb4eb0", " 20261127T044009Z-2eb4eb"])
+@pytest.mark.parametrize("name", ["run_id", "resume"])
+def test_run_ids_other_than_generated_ones_are_refused(name, value):
+    with pytest.raises(ConfigError, match=f"parameter {name}=.*20261127T044009Z-2eb4eb"):
+        DeployParameters(**{name: value}).resolved()
+
+
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.mark.parametrize("name", ["reason", "operator", "branch", "build_command", "records_dir", "host"])
+def test_a_parameter_holding_the_passphrase_is_refused_without_showing_it(name, monkeypatch, secrets_registry):
+    monkeypatch.setenv("HERMES_OPS_SSH_PASSPHRASE", PASSPHRASE)
+    with pytest.raises(ConfigError) as refused:
+        DeployParameters(**{name: f"x {PASSPHRASE} y"}).resolved()
+    message = str(refused.value)
+    assert f"parameter {name} contains the SSH key's passphrase: refused" in message
+    assert "correct horse" not in message and "staple" not in message
+
+
+def test_passphrase_from_another_variable_and_registered_for_masking(monkeypatch, secrets_registry):
+    from hermes_ops.secrets import mask
+
+    monkeypatch.setenv("DEPLOY_KEY_PASS", PASSPHRASE)
+    with pytest.raises(ConfigError, match="parameter reason contains"):
+        DeployParameters(reason=PASSPHRASE, key_passphrase_env="DEPLOY_KEY_PASS").resolved()
+    assert mask(f"said {PASSPHRASE}") == "said ****"
+
+
+def test_no_passphrase_set_means_nothing_to_refuse(monkeypatch, secrets_registry):
+    monkeypatch.delenv("HERMES_OPS_SSH_PASSPHRASE", raising=False)
+    assert DeployParameters(reason=PASSPHRASE).resolved().reason == PASSPHRASE
+    monkeypatch.setenv("HERMES_OPS_SSH_PASSPHRASE", "")
+    assert DeployParameters(reason=PASSPHRASE).resolved().reason == PASSPHRASE

@@ -118,3 +118,17 @@ def test_zero_limits_keep_nothing_but_count():
     capture.feed(b"abc")
     assert capture.total == 3 and capture.truncated
     assert "3 bytes omitted" in capture.text()
+
+
+def test_to_dict_neutralises_text_but_keeps_the_raw_counts_and_hashes():
+    raw_stdout = b"\x1b[31mred\x1b[0m \x1b]0;title\x07 \xe2\x80\xae done\r\n"
+    capture = BoundedCapture()
+    capture.feed(raw_stdout)
+    result = make_result(command="git log -1 --format=%s", stdout=capture.text(), stderr="bell\x07\n",
+                         stdout_bytes=capture.total, stdout_sha256=capture.sha256)
+    data = result.to_dict()
+    assert data["stdout"] == "red \\x1b]0;title\\x07 \\u202e done\n"
+    assert data["stderr"] == "bell\\x07\n"
+    assert data["stdout_bytes"] == len(raw_stdout)
+    assert data["stdout_sha256"] == hashlib.sha256(raw_stdout).hexdigest()
+    assert result.stdout == raw_stdout.decode()  # the Result itself keeps the text as received

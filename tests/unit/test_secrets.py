@@ -116,3 +116,102 @@ def test_redact_cut_masks_a_secret_split_by_the_cut():
     assert redactor.redact_cut("ecret and more", cut_at_start=True) == "**** and more"
     assert redactor.redact_cut("supersecret whole", cut_at_end=True) == "**** whole"
     assert redactor.redact_cut("unrelated", cut_at_end=True, cut_at_start=True) == "unrelated"
+
+
+# --- the process-wide registry (the key's passphrase, once loaded) ------------------------------
+
+PASSPHRASE = "tr0ub4dor&3 horse"
+
+
+def test_registered_secret_is_masked_by_mask_and_every_redactor(secrets_registry):
+    from hermes_ops.secrets import mask, register_secret
+
+    made_before = Redactor(["other-token"])
+    assert mask(f"x {PASSPHRASE}") == f"x {PASSPHRASE}"
+    register_secret(Secret(PASSPHRASE))
+    assert mask(f"x {PASSPHRASE} y") == "x **** y"
+    assert made_before.redact(f"{PASSPHRASE} other-token") == "**** ****"
+    assert Redactor().redact(PASSPHRASE) == MASK and Redactor()
+    assert Redactor(include_registered=False).redact(PASSPHRASE) == PASSPHRASE
+    assert made_before.redact_cut(f"head {PASSPHRASE[:6]}", cut_at_end=True) == "head ****"
+
+
+def test_register_ignores_empty_values_and_keeps_longest_first(secrets_registry):
+    from hermes_ops.secrets import mask, register_secret
+
+    register_secret("")
+    register_secret(Secret(""))
+    assert mask("text") == "text"
+    register_secret("horse")
+    redactor = Redactor(["tr0ub4dor&3 horse battery"])
+    register_secret(PASSPHRASE)
+    assert redactor.redact("tr0ub4dor&3 horse battery") == MASK
+    assert mask(PASSPHRASE) == MASK and mask("a horse") == "a ****"
+
+
+def test_mask_data_masks_strings_inside_json_like_data(secrets_registry):
+    from hermes_ops.secrets import mask_data, register_secret
+
+    register_secret('pa"ss\\wörd')
+    data = {"parameters": {"reason": 'x pa"ss\\wörd'}, "commands": [{"stdout": 'pa"ss\\wörd\n'}], "n": 3,
+            "t": ("pa\"ss\\wörd",), 'pa"ss\\wörd': None}
+    masked = mask_data(data)
+    text = json.dumps(masked)
+    assert "ss\\\\w" not in text and "ss\\\\u00f6rd" not in text
+    assert masked == {"parameters": {"reason": "x ****"}, "commands": [{"stdout": "****\n"}], "n": 3,
+                      "t": ["****"], "****": None}
+    assert data["parameters"]["reason"] == 'x pa"ss\\wörd'  # the original is left alone
+
+
+def test_errors_mask_registered_secrets(secrets_registry):
+    from hermes_ops.errors import HermesOpsError
+    from hermes_ops.secrets import register_secret
+
+    error = HermesOpsError(f"remote said {PASSPHRASE}", hint=f"not {PASSPHRASE}")
+    register_secret(PASSPHRASE)
+    assert PASSPHRASE not in str(error) and PASSPHRASE not in repr(error)
+    assert str(error) == "remote said ****\n  what to do: not ****"
+
+
+def test_remote_output_lines_are_masked_once_registered(secrets_registry):
+    from hermes_ops.secrets import register_secret
+    from hermes_ops.ssh.streams import LineSplitter
+
+    lines = []
+    splitter = LineSplitter(lines.append, Redactor())
+    register_secret(PASSPHRASE)
+    splitter.feed(f"echo {PASSPHRASE}\n".encode())
+    assert lines == ["echo ****"]
+
+
+def test_loading_an_encrypted_key_registers_its_passphrase(tmp_path, monkeypatch, secrets_registry):
+    import shutil
+    import subprocess
+
+    from hermes_ops.secrets import mask
+    from hermes_ops.ssh.auth import load_private_key
+
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("needs ssh-keygen")
+    key = tmp_path / "protected"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", PASSPHRASE, "-f", str(key)], check=True)
+    monkeypatch.setenv("HERMES_TEST_PASSPHRASE", PASSPHRASE)
+    assert mask(PASSPHRASE) == PASSPHRASE
+    load_private_key(str(key), passphrase_env="HERMES_TEST_PASSPHRASE")
+    assert mask(f"[{PASSPHRASE}]") == "[****]"
+
+
+def test_a_prompted_passphrase_is_registered_even_if_wrong(tmp_path, secrets_registry):
+    import shutil
+    import subprocess
+
+    from hermes_ops.secrets import mask
+    from hermes_ops.ssh.auth import load_private_key
+
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("needs ssh-keygen")
+    key = tmp_path / "protected"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", PASSPHRASE, "-f", str(key)], check=True)
+    with pytest.raises(ConfigError) as refused:
+        load_private_key(str(key), passphrase_prompt=lambda path: "almost-" + PASSPHRASE)
+    assert mask("almost-" + PASSPHRASE) == MASK and PASSPHRASE not in str(refused.value)

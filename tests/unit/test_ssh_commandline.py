@@ -153,7 +153,8 @@ def test_error_tails_are_cut_and_printable():
     error = CommandFailed("failed", result=make_result(stdout="\x00" * 100_000 + "\n", stderr="bell\x07\n"))
     text = str(error)
     assert len(text) < 2000
-    assert "?" * 240 + "... [99760 more characters]" in text and "bell?" in text
+    # control characters are shown as visible escapes (hermes_ops.terminal_text), not as '?'
+    assert "\\x00" * 240 + "... [99760 more characters]" in text and "bell\\x07" in text
 
 
 def test_command_timed_out_carries_the_result():

@@ -1,0 +1,34 @@
+"""The step account: what reaches the operator is neutralised and masked."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from hermes_ops.result import Result
+from hermes_ops.runbook.account import Account
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def test_everything_written_is_neutralised_and_masked(secrets_registry):
+    from hermes_ops.secrets import register_secret
+
+    register_secret("s3cret-passphrase")
+    lines: list[str] = []
+    account = Account(lines.append, live_lines_limit=2)
+    result = Result(host="h", command="git log -1 --format='\x1b]0;x\x07'", exit_code=0,
+                    stdout="one\n\x1b[2Ktwo\nthree\n", stderr="", started_at=NOW, ended_at=NOW, duration=0.5)
+    account.command(result)
+    account.fact("changelog", "abc123 Fix \u202eexe.txt (Ada)")
+    account.note("remote said s3cret-passphrase\x1b[1A")
+    account.start_live()
+    for line in ("\x1b[32mok\x1b[0m", "x\ry", "hidden 1", "hidden 2"):
+        account.live("stdout", line)
+    account.end_live(result)
+    text = "\n".join(lines)
+    assert not any(char in text for char in "\x1b\x07\r\u202e")
+    assert "s3cret-passphrase" not in text and "remote said ****\\x1b[1A" in text
+    assert "  $ git log -1 --format='\\x1b]0;x\\x07'   [exit 0, 0.50s]" in lines
+    assert "  changelog: abc123 Fix \\u202eexe.txt (Ada)" in lines
+    assert "    | ok" in lines and "    | x\\x0dy" in lines
+    assert "    | \\x1b[2Ktwo" in lines
