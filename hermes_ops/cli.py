@@ -24,6 +24,9 @@ def _sandbox_host(args):
 def _report(run) -> int:
     """A headless run's outcome on stderr, its record's path as the last line, exit 0 only on success."""
     print(f"outcome: {run.outcome}", file=sys.stderr)
+    if run.record_error:
+        print(f"hermes-ops: warning: the executed notebook could not always be saved ({run.record_error}); "
+              "the JSON summary and the host log are complete", file=sys.stderr)
     print(run.record)
     return 0 if run.succeeded else EXIT_ERROR
 
@@ -92,13 +95,19 @@ def lock_command(args) -> int:
 
 def list_records(args) -> int:
     from hermes_ops import records
+    from hermes_ops.runbook import abandoned
 
     if args.host:
         from hermes_ops.hostlog import read_host_log
 
         print(read_host_log(args.params_file, args.parameter or []))
         return 0
-    rows = records.list_records(args.records_dir or records.default_records_dir())
+    records_dir = Path(args.records_dir or records.default_records_dir())
+    if records_dir.is_dir() and not records_dir.is_symlink():
+        for journal in abandoned.close(records_dir):
+            print(f"run {journal['run_id']} was abandoned (its process is gone): recorded as such; the next "
+                  "deploy writes its host log line", file=sys.stderr)
+    rows = records.list_records(records_dir)
     print(f"{'started (UTC)':19}  {'operator':20}  {'host':10}  {'commit':17}  {'outcome':12}  duration")
     for row in rows:
         duration = f"{row.duration:.1f}s" if row.duration is not None else "?"

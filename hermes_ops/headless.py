@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from hermes_ops import records
 from hermes_ops.errors import ConfigError
-from hermes_ops.params import DeployParameters, check_names
-from hermes_ops.runbook.journal import new_run_id, utc_now
+from hermes_ops.params import DeployParameters
+from hermes_ops.params_file import load_parameters
+from hermes_ops.runbook import resume as resume_support
+from hermes_ops.runbook.journal import check_records_dir, new_run_id, utc_now
+
+__all__ = ["HeadlessRun", "deploy", "load_parameters"]
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 SUCCESSFUL_OUTCOMES = {"deploy.ipynb": ("success", "nothing-new", "dry-run"),
                        "rollback.ipynb": ("rolled-back", "dry-run")}
+RECORD_SCHEME = "hermes-record://"
 
 
 @dataclass(frozen=True)
@@ -23,33 +29,55 @@ class HeadlessRun:
     record: Path
     outcome: str
     notebook: str = "deploy.ipynb"
+    record_error: str | None = None  # the executed notebook could not always be saved (e.g. a full disk)
 
     @property
     def succeeded(self) -> bool:
         return self.outcome in SUCCESSFUL_OUTCOMES[self.notebook]
 
 
-def load_parameters(params_file: Path | None, overrides: list[tuple[str, str]] = ()) -> dict:
-    """The params file's values, then `-p NAME VALUE` overrides (VALUE read as YAML: 22 → int, true → bool)."""
-    values: dict = {}
-    if params_file:
+class _RecordNotebookWriter:
+    """papermill's output handler for the running notebook: a refused write is remembered, never fatal.
+
+    papermill saves the executed notebook after every cell; on a full disk its own handler raises
+    and papermill then shuts the kernel down mid-deploy, before the runbook can release its lock
+    and log its ending. The runbook's journal and the host log are the record that matters then.
+    """
+
+    def __init__(self):
+        self.error: str | None = None
+
+    def write(self, buf, path):
         try:
-            loaded = yaml.safe_load(Path(params_file).read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ConfigError(f"cannot read parameters file {params_file}: {error}", step="parameters",
-                              hint="give a YAML file of name: value pairs") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{params_file} is not a mapping of name: value", step="parameters")
-        values.update(loaded)
-    for name, raw in overrides:
-        try:
-            values[name] = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            values[name] = raw
-        if values[name] is None:
-            values[name] = raw
-    check_names(values)
-    return values
+            with open(path.removeprefix(RECORD_SCHEME), "w", encoding="utf-8") as file:
+                file.write(buf)
+        except OSError as error:
+            self.error = self.error or f"{type(error).__name__}: {error}"
+
+    def read(self, path):
+        with open(path.removeprefix(RECORD_SCHEME), encoding="utf-8") as file:
+            return file.read()
+
+    def listdir(self, path):
+        return os.listdir(path.removeprefix(RECORD_SCHEME))
+
+    def pretty_path(self, path):
+        return path.removeprefix(RECORD_SCHEME)
+
+
+def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None = None) -> tuple[dict, Path]:
+    """The validated parameters and the records directory, before any kernel starts or host is touched."""
+    values = load_parameters(params_file, overrides)
+    if values.get("run_id"):
+        raise ConfigError("run_id is not a parameter you set: every run gets a new, generated id",
+                          step="parameters", hint="drop run_id; to continue an earlier run, use --resume RUN_ID")
+    records_dir = Path(records_dir or values.get("records_dir") or records.default_records_dir()).absolute()
+    check_records_dir(records_dir)
+    values.update(records_dir=str(records_dir), run_id=new_run_id())
+    params = DeployParameters(**values).resolved()
+    if params.resume:
+        resume_support.load(params)  # an unknown or finished run is refused here, with nothing run
+    return values, records_dir
 
 
 def deploy(params_file: Path | None, overrides: list[tuple[str, str]] = (), *, records_dir: Path | None = None,
@@ -57,29 +85,72 @@ def deploy(params_file: Path | None, overrides: list[tuple[str, str]] = (), *, r
     """Run `notebooks/<notebook>` with papermill; the record is archived whatever the outcome."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
+    from papermill.iorw import papermill_io
 
-    values = load_parameters(params_file, overrides)
-    records_dir = Path(records_dir or values.get("records_dir") or records.default_records_dir()).resolve()
-    run_id = values.get("run_id") or new_run_id()
-    values.update(records_dir=str(records_dir), run_id=run_id)
-    DeployParameters(**values).resolved()  # refuse bad values before a kernel starts or a host is touched
+    values, records_dir = prepare(params_file, overrides, records_dir=records_dir)
+    run_id = values["run_id"]
     records_dir.mkdir(parents=True, exist_ok=True)
     executed = records_dir / f"{run_id}.running.ipynb"
-    started_at = utc_now().isoformat()
-    outcome_if_no_journal = "failed"
     try:
-        papermill.execute_notebook(
-            str(NOTEBOOKS / notebook), str(executed), parameters=values, cwd=str(NOTEBOOKS),
-            kernel_name="python3", progress_bar=False, stdout_file=stream, stderr_file=sys.stderr,
-        )
-    except PapermillExecutionError:
-        pass  # the notebook and the journal already say what failed
+        executed.open("x").close()  # ours from now on; never someone else's file
+    except OSError as error:
+        raise records.RecordWriteError(f"cannot start a record in {records_dir}: {error}", step="records",
+                                       host="this machine", hint="free space or fix permissions there; "
+                                       "nothing was run") from None
+    writer = _RecordNotebookWriter()
+    papermill_io.register(RECORD_SCHEME, writer)
+    started_at = utc_now().isoformat()
+    fallback = {"run_id": run_id, "started_at": started_at, "outcome": "failed", "failure": None,
+                "operator": values.get("operator"), "parameters": values, "facts": {}}
+    try:
+        with _termination_reaches_the_kernel():
+            papermill.execute_notebook(
+                str(NOTEBOOKS / notebook), RECORD_SCHEME + str(executed), parameters=values, cwd=str(NOTEBOOKS),
+                kernel_name="python3", progress_bar=False, stdout_file=stream, stderr_file=sys.stderr,
+            )
+    except PapermillExecutionError as error:
+        fallback["failure"] = f"{error.ename}: {error.evalue}"  # the journal, if any, says more
     except KeyboardInterrupt:
-        outcome_if_no_journal = "interrupted"
+        fallback.update(outcome="interrupted", failure="interrupted before the runbook could record it")
         raise
     finally:
-        fallback = {"run_id": run_id, "started_at": started_at, "outcome": outcome_if_no_journal,
-                    "operator": values.get("operator"), "parameters": values, "facts": {}}
         record = records.archive(records_dir, run_id, executed, fallback=fallback)
     journal = records.load_journal(record.with_suffix(".json")) or {}
-    return HeadlessRun(record, journal.get("outcome", "failed"), notebook)
+    return HeadlessRun(record, journal.get("outcome", "failed"), notebook, writer.error)
+
+
+@contextmanager
+def _termination_reaches_the_kernel():
+    """SIGTERM/SIGHUP to this process alone (e.g. `kill PID`) are passed on to the kernel, which ends the
+    deploy cleanly (see runbook.signals); this process then waits for it and archives the record."""
+    forwarded: list[int] = []
+
+    def forward(number, frame):
+        if forwarded:
+            return
+        forwarded.append(number)
+        for child in _children(os.getpid()):
+            try:
+                os.kill(child, number)
+            except OSError:
+                pass
+
+    previous = {number: signal.signal(number, forward) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children

@@ -9,6 +9,7 @@ from hermes_ops.commands import host as host_commands
 from hermes_ops.commands import lock as lock_commands
 from hermes_ops.headless import load_parameters
 from hermes_ops.params import DeployParameters
+from hermes_ops.runbook.audit import format_audit_line
 from hermes_ops.ssh import connect
 
 
@@ -37,8 +38,8 @@ def break_lock(params_file: Path | None, overrides=()) -> str:
         answer = runner.run(lock_commands.break_lock(), timeout=params.command_timeout).stdout.strip()
         if answer.startswith("BROKEN"):
             now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            runner.run(host_commands.append_audit_line(
-                f"[{now}] [{params.operator}] lock-broken holder=({answer.removeprefix('BROKEN ').strip()})"),
-                timeout=params.command_timeout)
+            line = format_audit_line(now, {"kind": "lock-broken", "operator": params.operator,
+                                           "holder": answer.removeprefix("BROKEN ").strip()})
+            runner.run(host_commands.append_audit_line(line), timeout=params.command_timeout)
             return f"lock broken: {answer.removeprefix('BROKEN ').strip()}"
         return "no lock holder to break"

@@ -32,6 +32,12 @@ class DeployLock:
     def held(self) -> bool:
         return self._channel is not None and not self._channel.closed
 
+    @property
+    def lost(self) -> bool:
+        """True if we took the lock and its holder process on the host has ended (e.g. `lock break`)."""
+        channel = self._channel
+        return channel is None or channel.closed or channel.exit_status_ready()
+
     def acquire(self, holder: str, wait: float = 0.0, poll: float = 1.0, answer_timeout: float = 30.0) -> None:
         """Take the lock as `holder` (who, which run, what commit, since when); wait up to `wait` seconds."""
         deadline = time.monotonic() + wait

@@ -13,6 +13,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from hermes_ops.errors import HermesOpsError
+from hermes_ops.secrets import mask_data
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RECORDS_DIR = REPO_ROOT / "records"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -38,27 +41,55 @@ def load_journal(path: Path) -> dict | None:
         return None
 
 
-def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, fallback: dict) -> Path:
+class RecordWriteError(HermesOpsError):
+    """The record could not be written on this machine (a full disk, a read-only folder)."""
+
+
+def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, fallback: dict,
+            replace_journal: dict | None = None) -> Path:
     """Rename the run's journal and notebook to the record stem, render HTML; returns the notebook's path.
 
     `fallback` is the journal to write when the run died before its own journal existed
-    (e.g. a parameter was refused in the validation cell).
+    (e.g. a parameter was refused in the validation cell); `replace_journal` overrides what the
+    journal file says (closing an abandoned run). Every file is created exclusively: an existing
+    file is never overwritten, and only this run's own journal is removed.
     """
     journal_path = records_dir / f"{run_id}.json"
-    journal = load_journal(journal_path) or fallback
+    journal = replace_journal or load_journal(journal_path) or fallback
+    if journal.get("run_id") != run_id:  # a file named after our run id that is not our journal: leave it alone
+        journal, journal_path = fallback, None
     if journal.get("outcome") == "running":  # the kernel died before the runbook could finish its journal
-        journal.update(outcome=fallback["outcome"], failure="the run ended before its journal was finished")
-    stem = record_stem(journal)
+        journal.update(outcome=fallback["outcome"], failure=fallback.get("failure")
+                       or "the run ended before its journal was finished")
+    stem = _free_stem(records_dir, record_stem(journal), run_id)
     journal["record"] = {"notebook": f"{stem}.ipynb", "html": f"{stem}.html", "summary": f"{stem}.json"}
-    target_json = records_dir / f"{stem}.json"
-    target_json.write_text(json.dumps(journal, indent=2, default=str) + "\n")
-    if journal_path.exists() and journal_path != target_json:
-        journal_path.unlink()
     target_notebook = records_dir / f"{stem}.ipynb"
-    if executed_notebook and executed_notebook.exists():
-        os.replace(executed_notebook, target_notebook)
-        _render_html(target_notebook, records_dir / f"{stem}.html")
+    try:
+        _create(records_dir / f"{stem}.json", json.dumps(mask_data(journal), indent=2, default=str) + "\n")
+        if journal_path is not None and journal_path.exists():
+            journal_path.unlink()
+        if executed_notebook and executed_notebook.exists():
+            os.link(executed_notebook, target_notebook)  # fails if the target exists: never overwrites
+            executed_notebook.unlink()
+            _render_html(target_notebook, records_dir / f"{stem}.html")
+    except OSError as error:
+        raise RecordWriteError(f"could not write the record of run {run_id} to {records_dir}: {error}",
+                               step="records", host="this machine",
+                               hint="free space or fix permissions there; the host's audit log has the run's line "
+                                    "(`hermes-ops records --host -f PARAMS`)") from None
     return target_notebook
+
+
+def _free_stem(records_dir: Path, stem: str, run_id: str) -> str:
+    """The stem, or the stem plus the run id's random part if a record of that name already exists."""
+    if not any((records_dir / f"{stem}{suffix}").exists() for suffix in (".json", ".ipynb", ".html")):
+        return stem
+    return f"{stem}_{run_id.rsplit('-', 1)[-1]}"
+
+
+def _create(path: Path, text: str) -> None:
+    with open(path, "x", encoding="utf-8") as file:
+        file.write(text)
 
 
 def _render_html(notebook: Path, html: Path) -> None:
@@ -66,7 +97,7 @@ def _render_html(notebook: Path, html: Path) -> None:
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
-    html.write_text(body)
+    _create(html, body)
 
 
 @dataclass(frozen=True)

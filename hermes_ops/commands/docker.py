@@ -77,11 +77,14 @@ def tag(source: str, target: str) -> list[str]:
     return ["docker", "tag", source, target]
 
 
-def exec_in(container: str, command: Sequence[str], *, workdir: str | None = None) -> list[str]:
+def exec_in(container: str, command: Sequence[str], *, workdir: str | None = None,
+            environment: Mapping[str, str] | None = None) -> list[str]:
     """`docker exec` without a TTY, so output and exit codes pass through unchanged."""
     argv = ["docker", "exec"]
     if workdir:
         argv += ["--workdir", workdir]
+    for key, value in sorted((environment or {}).items()):
+        argv += ["--env", f"{key}={value}"]
     return argv + [container, *command]
 
 

@@ -3,6 +3,10 @@
 The lock lives exactly as long as the holder's SSH channel: closing it, or losing the
 connection, ends `cat`, and the kernel frees the flock. A dead holder can never leave a
 stale lock; a hung one can be broken (its pid is in the holder file).
+
+The holder line starts with `run=<run id> ` and ends with ` pid=<holder pid>`: that is the
+fencing token. A deploy checks it (`fence`) before every command that changes the host, so a
+deploy whose lock was broken stops instead of racing the one that took the lock next.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ fi
 printf '%s pid=%s\\n' "$1" "$$" > "$HOME/{HOLDER_FILE}"
 echo LOCKED
 cat >/dev/null 9>&-
-rm -f "$HOME/{HOLDER_FILE}"
+# Only our own line is removed: after a break, the file may already name the next holder.
+if [ "$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)" = "$1 pid=$$" ]; then rm -f "$HOME/{HOLDER_FILE}"; fi
 """
 
 _PROBE = f"""\
@@ -36,7 +41,19 @@ holder=$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)
 pid=$(printf '%s' "$holder" | sed -n 's/.* pid=\\([0-9][0-9]*\\)$/\\1/p')
 if [ -z "$pid" ]; then echo NOHOLDER; exit 0; fi
 kill "$pid" 2>/dev/null
+# The holder is gone (or going): its line must not vouch for it any more.
+if [ "$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)" = "$holder" ]; then rm -f "$HOME/{HOLDER_FILE}"; fi
 echo "BROKEN $holder"
+"""
+
+_FENCE = f"""\
+holder=$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)
+case "$holder" in
+  "run=$1 "*) ;;
+  *) echo "LOST"; printf '%s\\n' "${{holder:-nobody holds it now}}"; exit 0 ;;
+esac
+pid=${{holder##* pid=}}
+if kill -0 "$pid" 2>/dev/null; then echo HELD; else echo LOST; echo "our holder process $pid is gone"; fi
 """
 
 
@@ -53,3 +70,8 @@ def probe() -> list[str]:
 def break_lock() -> list[str]:
     """End the holder process (its flock goes with it); prints BROKEN and the holder line, or NOHOLDER."""
     return ["sh", "-c", _BREAK, "hermes-lock"]
+
+
+def fence(run_id: str) -> list[str]:
+    """Read-only: HELD if run `run_id` still holds the lock, else LOST and who (if anyone) holds it now."""
+    return ["sh", "-c", _FENCE, "hermes-fence", run_id]

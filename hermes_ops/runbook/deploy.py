@@ -9,26 +9,37 @@ record is saved before the error propagates.
 from __future__ import annotations
 
 import shlex
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from hermes_ops.commands import docker
 from hermes_ops.commands import host as host_commands
+from hermes_ops.commands import lock as lock_commands
 from hermes_ops.errors import HermesOpsError
 from hermes_ops.lock import DeployLock
 from hermes_ops.params import DeployParameters, from_namespace
 from hermes_ops.result import Result
+from hermes_ops.runbook import abandoned
 from hermes_ops.runbook import resume as resume_support
+from hermes_ops.runbook import serving
 from hermes_ops.runbook import steps as step_functions
 from hermes_ops.runbook.account import Account, Writer
+from hermes_ops.runbook.audit import format_audit_line
 from hermes_ops.runbook.journal import Journal, new_run_id, utc_now
-from hermes_ops.runbook.steps import PREFLIGHT, ROLLBACK, RUN_ORDER, STEPS, RolledBack, Step, StepOutcome
+from hermes_ops.runbook.signals import SignalGuard, Terminated
+from hermes_ops.runbook.steps import (PREFLIGHT, ROLLBACK, RUN_ORDER, STEPS, RolledBack, Step, StepError,
+                                      StepOutcome)
 from hermes_ops.ssh import DryRunRunner, SSHRunner
 
 
 class DeployFailed(HermesOpsError):
     """The deploy stopped at a step; the record says why and what state the host is in."""
+
+
+class LockLost(StepError):
+    """Someone broke this deploy's lock: it must not change the host any more."""
 
 
 class Deploy:
@@ -44,6 +55,7 @@ class Deploy:
         self.run_id = params.run_id or new_run_id()
         self.dry_run = params.dry_run
         self.journal = Journal(self.run_id, Path(params.records_dir), kind=kind)
+        self.abandoned_runs = self._close_abandoned_runs(Path(params.records_dir))
         self.journal.set(operator=params.operator, reason=params.reason, dry_run=params.dry_run,
                          host=f"{params.user}@{params.host}:{params.port}", parameters=params.to_record(),
                          commit_before=None, commit_after=None, image_before=None, image_after=None, changelog=[])
@@ -51,6 +63,7 @@ class Deploy:
         self.runner: SSHRunner | None = None
         self.lock = DeployLock(None, host=params.host)
         self.nothing_new = False
+        self.lock_taken = False  # set once the lock was ours: from then on every change is fenced
         self.rolled_back = False
         self.preflight_done = False
         self.finished = False
@@ -59,7 +72,16 @@ class Deploy:
         if self.resumed:
             self.journal.set(resumed_from=self.resumed.summary())
         self._current: dict | None = None
-        self.journal.save()
+        self.journal.create()
+        self.signals = SignalGuard(self._end_on_idle_signal).install()
+
+    @staticmethod
+    def _close_abandoned_runs(records_dir: Path) -> list[dict]:
+        """Earlier runs here whose process died: closed now, host-logged once this run is connected."""
+        if not records_dir.is_dir() or records_dir.is_symlink():
+            return []
+        abandoned.close(records_dir)
+        return abandoned.unlogged(records_dir)
 
     @classmethod
     def from_namespace(cls, namespace: dict, **kwargs) -> "Deploy":
@@ -91,11 +113,15 @@ class Deploy:
 
         A `mutating` command in a dry run is shown and journaled, never run.
         """
+        if self.signals.pending() and self.signals.in_step:
+            raise Terminated(self.signals.received)
         if mutating and self.dry_run:
             result = DryRunRunner(self.params.ssh_target(), echo=None).run(list(argv))
             self._journal_command(result, quiet=True)
             self.account.note(f"would run: $ {result.command}")
             return result
+        if mutating and self.lock_taken:
+            self.check_lock()
         try:
             result = self.runner.run(argv, timeout=timeout or self.params.command_timeout, check=check,
                                      stream=stream)
@@ -107,10 +133,37 @@ class Deploy:
         self._journal_command(result, quiet)
         return result
 
-    def in_admin(self, argv: Sequence, **kwargs) -> Result:
+    def in_admin(self, argv: Sequence, *, environment: dict | None = None, **kwargs) -> Result:
         """Run inside the admin container, in the checkout."""
-        return self.run(docker.exec_in(self.params.admin_container, list(argv), workdir=self.params.repo_dir),
-                        **kwargs)
+        return self.run(docker.exec_in(self.params.admin_container, list(argv), workdir=self.params.repo_dir,
+                                       environment=environment), **kwargs)
+
+    def check_lock(self) -> None:
+        """The fencing check: our run id still holds the lock on the host, or we stop before changing anything."""
+        if self.lock.lost:
+            why = "our lock process on the host ended"
+        else:
+            answer = self.runner.run(lock_commands.fence(self.run_id), timeout=30).stdout.strip().splitlines()
+            if answer[:1] == ["HELD"]:
+                return
+            why = f"the lock now says: {' '.join(answer[1:2]) or 'nothing'}"
+        self.journal.set(lock_lost=True)
+        raise LockLost(f"this deploy lost the deploy lock ({why}): someone broke it, and another deploy may be "
+                       "running; stopping before any further change", host=self.params.host,
+                       step=self.lock.step, hint="check `hermes-ops lock status` and the host log; what serves "
+                       "now is in this record (serving_after); deploy again once the other run has finished")
+
+    def _lock_is_lost(self) -> bool:
+        """After a failure: was the cause that our lock was broken? (Read-only; False if we cannot tell.)"""
+        if not self.lock_taken or self.dry_run or self.runner is None or not self.runner.connected:
+            return False
+        try:
+            self.check_lock()
+        except LockLost:
+            return True
+        except HermesOpsError:
+            return False
+        return False
 
     def _journal_command(self, result: Result, quiet: bool) -> None:
         if self._current is not None:
@@ -201,23 +254,38 @@ class Deploy:
         self.failed_step = None
         started = time.monotonic()
         self._current = self.journal.begin_step(step.number, step.name, step.title)
+        outer_in_step, self.signals.in_step = self.signals.in_step, True  # preflight may nest in step 3
+        self.signals.step_thread = threading.current_thread()
         try:
+            if self.signals.received:  # a SIGTERM/SIGHUP arrived between two steps
+                raise Terminated(self.signals.received)
             outcome = self._skip_reason(step)
             if outcome is None:
                 if step.mutating and not self.preflight_done and step is not ROLLBACK:
                     self._nested_preflight()
                 if step.mutating and not self.dry_run and not self.lock.held:
                     self.lock.step = label
+                    if self.journal.save_error:
+                        raise StepError(f"the record cannot be written to {self.params.records_dir} "
+                                        f"({self.journal.save_error}): not changing the host without a record",
+                                        step=label, host=self.params.host,
+                                        hint="free space or fix permissions in the records directory, then "
+                                             "deploy again; nothing was changed")
                     self.lock.acquire(self._lock_holder(), wait=self.params.lock_wait)
+                    self.lock_taken = True
                     self.journal.set(lock_acquired_at=utc_now().isoformat())
                     self.account.note("deploy lock taken on the host")
                 outcome = function(self)
             if step is PREFLIGHT:
                 self.preflight_done = True
-            if step is STEPS[1] and self.resumed:
-                resume_support.verify_host(self, self.resumed)
+            if step is STEPS[1]:
+                self._log_abandoned_runs()
+                if self.resumed:
+                    resume_support.verify_host(self, self.resumed)
         except (Exception, KeyboardInterrupt) as error:
+            self.signals.in_step = outer_in_step
             self._fail(step, label, error, time.monotonic() - started)
+        self.signals.in_step = outer_in_step
         duration = time.monotonic() - started
         self.journal.end_step(self._current, outcome.status, summary=outcome.summary, facts=outcome.facts,
                               duration=duration)
@@ -247,6 +315,10 @@ class Deploy:
         return None
 
     def _fail(self, step: Step, label: str, error: BaseException, duration: float):
+        if not isinstance(error, (LockLost, KeyboardInterrupt)) and self._lock_is_lost():
+            error = LockLost(f"this deploy lost the deploy lock during step {label} (someone broke it; another "
+                             f"deploy may be running), and then: {error}", host=self.params.host, step=label,
+                             hint="check `hermes-ops lock status` and the host log before deploying again")
         message = error.message if isinstance(error, HermesOpsError) else f"{type(error).__name__}: {error}"
         self.journal.end_step(self._current, "failed", summary=message.splitlines()[0], error=str(error),
                               duration=duration)
@@ -255,9 +327,15 @@ class Deploy:
         self.failed_step = step
         self.journal.set(failure=str(error))
         interrupted = isinstance(error, KeyboardInterrupt)
+        if interrupted:
+            self.journal.set(interrupted_by=error.signal_name if isinstance(error, Terminated) else "SIGINT",
+                             failure=str(error) or "interrupted (Ctrl-C / SIGINT)")
+            error_text = self.journal.data["failure"]
+        else:
+            error_text = str(error)
         outcome = "interrupted" if interrupted else "rolled-back" if isinstance(error, RolledBack) else "failed"
         if interrupted or self.finish_on_failure:
-            self._finish(outcome, failed_step=label, failure=str(error))
+            self._finish(outcome, failed_step=label, failure=error_text)
         else:
             self.journal.save()
         if interrupted:
@@ -269,28 +347,81 @@ class Deploy:
 
     # -- the end, in every outcome -------------------------------------------------------------------
     def _finish(self, outcome: str, *, failed_step: str | None = None, failure: str | None = None) -> None:
+        """Read what serves, log the run on the host, free the lock, close the session, save the record.
+
+        Signals wait until this is done: an impatient second Ctrl-C or SIGTERM must not cut it short.
+        """
         self.finished = True
-        self.journal.finish(outcome, failed_step=failed_step, failure=failure)
+        self.signals.deferring = True
         try:
-            self._append_audit_line()
+            self._read_serving_after()
+            self.journal.finish(outcome, failed_step=failed_step, failure=failure)
+            try:
+                self._append_audit_line()
+            finally:
+                self.lock.release()
+                if self.runner is not None:
+                    self.runner.close()
+                self.journal.set(lock_released=True, session_closed=True)
+                self.journal.save()
         finally:
-            self.lock.release()
-            if self.runner is not None:
-                self.runner.close()
-            self.journal.set(lock_released=True, session_closed=True)
-            self.journal.save()
+            self.signals.deferring = False
+            self.signals.uninstall()
         self.account.heading(8, "Exit")
         self.account.note("deploy lock released, SSH session closed")
         for label, value in self.summary_lines():
             self.account.fact(label, value)
+        if self.journal.save_error:
+            self.account.note(f"WARNING: the record could not be written to {self.params.records_dir} "
+                              f"({self.journal.save_error}); the host log has this run's line")
+
+    def _end_on_idle_signal(self, signal_name: str) -> None:
+        """SIGTERM/SIGHUP while no step runs (an idle JupyterLab kernel): end the deploy as interrupted."""
+        if not self.finished:
+            self.journal.set(interrupted_by=signal_name)
+            self._finish("interrupted", failure=f"{signal_name}: the deploy was asked to end between steps")
+
+    def _read_serving_after(self) -> None:
+        """What serves as the run ends, read from the host: the record's last word on production."""
+        if self.runner is None or not self.runner.connected or self.dry_run:
+            return
+        try:
+            now = serving.read(self)
+        except HermesOpsError:
+            return
+        self.journal.set(serving_after=now.to_record())
+
+    def _log_abandoned_runs(self) -> None:
+        """Host log lines for earlier runs found abandoned in this records directory (their process died)."""
+        logged = []
+        for journal in self.abandoned_runs:
+            line = self._audit_line(journal)
+            try:
+                self.runner.run(host_commands.append_audit_line(line), timeout=30)
+            except HermesOpsError:
+                continue
+            logged.append(journal["run_id"])
+            self.account.note(f"run {journal['run_id']} was abandoned (its process died): logged on the host")
+            abandoned.mark_logged(journal, line)
+        if self.abandoned_runs:
+            self.journal.set(abandoned_runs=logged)
+
+    def _audit_line(self, data: dict) -> str:
+        """One host log line for the run whose journal is `data` (values quoted: no field can be faked)."""
+        parameters = data.get("parameters") or {}
+        return format_audit_line(utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"), {
+            "kind": data.get("kind", "deploy"),
+            "run": data["run_id"],
+            "operator": data.get("operator") or parameters.get("operator") or "?",
+            "host": (data.get("facts") or {}).get("hostname") or parameters.get("host") or "?",
+            "commit": f"{(data.get('commit_before') or 'none')[:12]}->{(data.get('commit_after') or 'none')[:12]}",
+            "image": step_functions.short_id(data.get("image_after") or data.get("image_before")),
+            "outcome": data["outcome"],
+            "reason": data.get("reason") or parameters.get("reason") or "",
+        })
 
     def _append_audit_line(self) -> None:
-        data = self.journal.data
-        line = (f"[{utc_now().strftime('%Y-%m-%dT%H:%M:%SZ')}] [{self.params.operator}] {self.journal.data['kind']} "
-                f"run={self.run_id} host={data['facts'].get('hostname', self.params.host)} "
-                f"commit={(data['commit_before'] or 'none')[:12]}->{(data['commit_after'] or 'none')[:12]} "
-                f"image={step_functions.short_id(data['image_after'] or data['image_before'])} "
-                f"outcome={data['outcome']} reason={shlex.quote(self.params.reason)}")
+        line = self._audit_line(self.journal.data)
         self.journal.set(audit_line=line, audit_logged=False)
         if self.runner is None or not self.runner.connected:
             return

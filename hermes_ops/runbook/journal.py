@@ -1,7 +1,10 @@
 """The deploy journal: an append-only account of one run, saved to JSON before and after every step.
 
 It is the record's source of truth: a failed or interrupted run still leaves a complete,
-truthful file, because it was written before the error propagated.
+truthful file, because it was written before the error propagated. The file is created
+exclusively: a run never overwrites a file it did not create, whatever its run id says.
+A local disk that refuses the write never stops the run's host-side ending (lock, host log):
+the error is kept in `save_error` for the deploy to report and act on.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ import datetime
 import json
 import os
 import secrets as random_tokens
+import socket
 from pathlib import Path
 
+from hermes_ops.errors import ConfigError
 from hermes_ops.result import Result
 
 
@@ -24,16 +29,40 @@ def new_run_id(now: datetime.datetime | None = None) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + random_tokens.token_hex(3)
 
 
+def process_identity() -> dict:
+    """Who writes this journal: machine, pid and the pid's start time, so a dead writer can be told apart."""
+    return {"local_host": socket.gethostname(), "pid": os.getpid(), "process_start": process_start_ticks(os.getpid())}
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc), which a reused pid does not share."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def check_records_dir(records_dir: Path) -> None:
+    """A records directory must be a real directory: a symlink would send records (and removals) elsewhere."""
+    if Path(records_dir).is_symlink():
+        raise ConfigError(f"the records directory {records_dir} is a symlink (to {os.readlink(records_dir)})",
+                          step="parameters",
+                          hint="pass the real directory as records_dir / --records-dir; records never follow links")
+
+
 class Journal:
     """One run's facts, steps and commands; `save()` writes them atomically to `<records_dir>/<run_id>.json`."""
 
     def __init__(self, run_id: str, records_dir: Path, *, kind: str = "deploy"):
         self.run_id = run_id
         self.path = Path(records_dir) / f"{run_id}.json"
+        self.save_error: str | None = None
+        self._created = False
         self.data: dict = {
             "run_id": run_id, "kind": kind, "started_at": utc_now().isoformat(), "ended_at": None,
             "duration": None, "outcome": "running", "failed_step": None, "failure": None,
-            "facts": {}, "steps": [],
+            "facts": {}, "steps": [], **process_identity(),
         }
 
     # -- writing -----------------------------------------------------------------------------
@@ -68,12 +97,50 @@ class Journal:
                          duration=round((ended - started).total_seconds(), 3))
         self.save()
 
-    def save(self) -> Path:
+    def create(self) -> Path:
+        """The first write: the file must not exist yet (a run id never claims someone else's file)."""
+        check_records_dir(self.path.parent)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".json.partial")
-        partial.write_text(json.dumps(self.data, indent=2, default=str) + "\n")
-        os.replace(partial, self.path)
+        try:
+            file = open(self.path, "x", encoding="utf-8")
+        except FileExistsError:
+            raise ConfigError(f"a record for run {self.run_id} already exists at {self.path}", step="parameters",
+                              hint="run ids are generated: leave run_id empty (to continue a run, use resume)"
+                              ) from None
+        except OSError as error:  # e.g. a full disk: the run goes on to log its ending on the host
+            self.save_error = f"{type(error).__name__}: {error}"
+            return self.path
+        self._created = True  # the file is ours from here, even if this first write fails
+        try:
+            with file:
+                file.write(self._text())
+        except OSError as error:
+            self.save_error = f"{type(error).__name__}: {error}"
         return self.path
+
+    def save(self) -> Path:
+        """Atomically replace our own file; a refused write is remembered in `save_error`, never raised."""
+        if not self._created:
+            return self.create()
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        try:
+            with open(partial, "x", encoding="utf-8") as file:
+                file.write(self._text())
+            os.replace(partial, self.path)
+        except OSError as error:
+            self.save_error = f"{type(error).__name__}: {error}"
+            try:
+                partial.unlink()
+            except OSError:
+                pass
+        else:
+            self.save_error = None
+        return self.path
+
+    def _text(self) -> str:
+        from hermes_ops.secrets import mask_data
+
+        return json.dumps(mask_data(self.data), indent=2, default=str) + "\n"
 
     # -- reading -----------------------------------------------------------------------------
     @property

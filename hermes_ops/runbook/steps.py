@@ -14,13 +14,15 @@ import stat
 import time
 from dataclasses import dataclass, field
 
-from hermes_ops.commands import docker, git
+from hermes_ops.commands import builds, docker, git
 from hermes_ops.commands import host as host_commands
 from hermes_ops.commands import lock as lock_commands
 from hermes_ops.errors import HermesOpsError
+from hermes_ops.runbook import serving
 from hermes_ops.runbook.account import display_path
 from hermes_ops.ssh.auth import load_private_key
 from hermes_ops.ssh.hostkeys import fingerprint
+from hermes_ops.terminal_text import neutralise
 
 
 class StepError(HermesOpsError):
@@ -96,10 +98,13 @@ def connect(d) -> StepOutcome:
             hint="check host/port in the parameters; nothing was changed on the host")
     server = d.run(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
     image_before = image_id(d, d.params.image)
+    now = serving.read(d)
     d.account.fact("hostname", hostname)
     d.account.fact("docker", server)
     d.account.fact("image now", f"{d.params.image} = {short_id(image_before)}")
+    d.account.fact("serving", now.describe())
     d.journal.fact(hostname=hostname, host_key_fingerprint=host_key)
+    d.journal.set(serving_before=now.to_record())
     if d.journal.data.get("image_before") is None:
         d.journal.set(image_before=image_before)
     return StepOutcome("done", f"{d.params.user}@{hostname}", {"hostname": hostname, "host_key": host_key,
@@ -116,8 +121,12 @@ def preflight(d) -> StepOutcome:
     daemon = d.run(["docker", "info", "--format", "{{.ServerVersion}}"], check=False, quiet=True)
     checks.append((daemon.ok, "docker daemon", "up" if daemon.ok else daemon.tail(2, "stderr")))
     states = {name: container_state(d, name) for name in (d.params.admin_container, d.params.app_container)}
-    for name, state in states.items():
-        checks.append((state is not None, f"container {name}", state or "missing"))
+    checks.append((states[d.params.admin_container] is not None, f"container {d.params.admin_container}",
+                   states[d.params.admin_container] or "missing"))
+    # A missing or crash-looping app is what a deploy (or its rollback) repairs: reported, never a refusal.
+    app_state = states[d.params.app_container]
+    checks.append((True, f"container {d.params.app_container}",
+                   app_state or "missing (the supervisor respawns it; step 7's health gate decides)"))
     target = None
     if states[d.params.admin_container] == "running":
         dirty = d.in_admin(git.status_porcelain(), quiet=True).stdout.strip()
@@ -168,6 +177,7 @@ def pull(d) -> StepOutcome:
     if d.dry_run and container_state(d, d.params.admin_container) != "running":
         d.nothing_new = True  # nothing can be read from a stopped checkout: show no build/commit/replace either
         return StepOutcome("dry-run", f"{d.params.admin_container} is stopped; would pull after step 3 starts it")
+    stop_leftover_builds(d)
     dirty = d.in_admin(git.status_porcelain()).stdout.strip()
     if dirty:
         raise StepError(f"the checkout {d.params.repo_dir} has uncommitted changes:\n    "
@@ -179,40 +189,74 @@ def pull(d) -> StepOutcome:
         raise StepError(f"the checkout is on {branch or 'a detached HEAD'!r}, not {d.params.branch!r}",
                         step="4 Pull", host=d.params.host,
                         hint=f"check out {d.params.branch} in {d.params.admin_container}, or fix the branch parameter")
-    before = d.in_admin(git.head_commit()).stdout.strip()
+    checkout_before = d.in_admin(git.head_commit()).stdout.strip()
     d.in_admin(git.pull_fast_forward(d.params.branch), timeout=d.params.command_timeout, mutating=True)
     if d.dry_run:
         remote = d.in_admin(git.remote_commit(d.params.branch)).stdout.split()
-        after = remote[0] if remote else before
+        after = remote[0] if remote else checkout_before
     else:
         after = d.in_admin(git.head_commit()).stdout.strip()
+    # "Before" is what serves, not what the checkout held: a run that stopped after its pull leaves the
+    # checkout ahead of production, and only the serving app says what is really deployed.
+    now = serving.read(d)
+    before = now.commit or checkout_before
     changelog = []
     if after != before:
         log = d.in_admin(git.changelog(before, after), check=False)
-        changelog = log.stdout.strip().splitlines() if log.ok else []
-    d.journal.set(commit_before=before, commit_after=after, changelog=changelog)
-    d.account.fact("commit", f"{before[:12]} → {after[:12]}")
+        # Commit subjects are anyone's text: terminal escapes in them are shown, never obeyed.
+        changelog = [neutralise(line) for line in log.stdout.strip().splitlines()] if log.ok else []
+    d.journal.set(commit_before=before, commit_after=after, changelog=changelog, checkout_before=checkout_before)
+    d.account.fact("commit", f"{before[:12]} → {after[:12]} (serving → origin/{d.params.branch})")
+    if checkout_before != before:
+        d.account.note(f"the checkout was at {checkout_before[:12]}, ahead of what serves ({now.describe()}): "
+                       "an earlier run stopped after its pull; this run deploys it")
     for line in changelog:
         d.account.note(f"  {line}")
-    if after == before:
+    facts = {"commit_before": before, "commit_after": after, "checkout_before": checkout_before,
+             "serving": now.to_record()}
+    if now.serves(after):
         d.nothing_new = not d.params.force
-        summary = "nothing new on " + d.params.branch + ("; redeploying anyway (force)" if d.params.force else "")
-        return StepOutcome("no-op", summary, {"commit_before": before, "commit_after": after})
+        summary = (f"nothing new: {after[:12]} already serves, healthy"
+                   + ("; redeploying anyway (force)" if d.params.force else ""))
+        return StepOutcome("no-op", summary, facts)
+    if after == checkout_before and not d.dry_run:
+        return StepOutcome("done", f"checkout already at {after[:12]}; production serves {now.describe()}: "
+                           "deploying it", {**facts, "changelog": changelog})
     return StepOutcome(_changed(d), f"{len(changelog) or 'new'} new commit(s)" if not d.dry_run
-                       else f"would pull {before[:12]} → {after[:12]}",
-                       {"commit_before": before, "commit_after": after, "changelog": changelog})
+                       else f"would pull {checkout_before[:12]} → {after[:12]}", {**facts, "changelog": changelog})
+
+
+def stop_leftover_builds(d) -> None:
+    """Builds of earlier, killed runs still running in the admin container are stopped before we touch it.
+
+    `docker exec` does not stop a build when its deploy dies; each build carries its run id in
+    its environment (commands.builds), so the next deploy, holding the lock, can find and stop it.
+    """
+    listing = d.run(docker.exec_in(d.params.admin_container, builds.find()), check=False, quiet=True)
+    leftovers = {run: pids for run, pids in builds.parse_found(listing.stdout).items() if run != d.run_id}
+    stopped = []
+    for run, pids in leftovers.items():
+        d.account.note(f"a build of run {run} is still running in {d.params.admin_container} "
+                       f"(pids {', '.join(map(str, pids))}): stopping it before touching the checkout")
+        d.run(docker.exec_in(d.params.admin_container, builds.stop(pids)), mutating=True, timeout=60)
+        stopped.append({"run_id": run, "pids": pids})
+    if stopped and not d.dry_run:
+        d.journal.set(stopped_builds=d.journal.data.get("stopped_builds", []) + stopped)
 
 
 def build(d) -> StepOutcome:
     """The build command in the admin container, streamed live, bounded by the build timeout."""
+    stop_leftover_builds(d)  # a resumed run comes here without step 4
     d.account.note(f"building {d.commit_after[:12]} with `{d.params.build_command}` in {d.params.repo_dir}")
     d.account.start_live()
     # `timeout` inside the container bounds the build itself: killing our side of `docker exec`
     # would leave the build running in the container. Our own timeout is only the backstop.
     bounded = ["timeout", "--kill-after=10", str(max(1, math.ceil(d.params.build_timeout))), *d.params.build_argv]
     result = d.in_admin(bounded, timeout=d.params.build_timeout + 30, stream=d.account.live, check=False,
-                        mutating=True)
+                        mutating=True, environment=builds.marker(d.run_id))
     d.account.end_live(result)
+    if not d.dry_run:
+        d.check_lock()  # a broken lock explains a killed build, and forbids what follows
     if result.exit_code in (124, 137):
         raise StepError(f"the build `{d.params.build_command}` did not finish within {d.params.build_timeout:.0f}s "
                         "and was stopped", step="5 Build", host=d.params.host,
@@ -233,6 +277,10 @@ def commit_image(d) -> StepOutcome:
     commit_tag = f"{repository}:{d.commit_after[:12]}"
     latest_before = image_id(d, d.params.image)
     existing = image_id(d, commit_tag)
+    # Rollback target: what serves now, if healthy. `latest` may already be an image that never served
+    # (a run that stopped after its commit), and then it must not become `previous`.
+    now = serving.read(d)
+    keep_as_previous = now.image if now.healthy and now.image and now.image != existing else None
     labels = {"io.hermes.commit": d.commit_after, "io.hermes.operator": d.params.operator,
               "io.hermes.deployed-at": d.started_at_text, "io.hermes.reason": d.params.reason,
               "io.hermes.run-id": d.run_id}
@@ -242,8 +290,8 @@ def commit_image(d) -> StepOutcome:
     if not existing:
         d.run(docker.commit(d.params.admin_container, commit_tag, labels=labels), mutating=True)
         existing = image_id(d, commit_tag) if not d.dry_run else None
-    if latest_before:
-        d.run(docker.tag(d.params.image, f"{repository}:previous"), mutating=True)
+    if keep_as_previous:
+        d.run(docker.tag(keep_as_previous, f"{repository}:previous"), mutating=True)
     d.run(docker.tag(commit_tag, d.params.image), mutating=True)
     d.journal.set(image_after=existing)
     if d.dry_run:

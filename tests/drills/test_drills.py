@@ -115,13 +115,14 @@ def test_drill_5_sshd_killed_during_the_build_then_resume(deployable, sandbox, t
     assert record["failed_step"] == "5 Build" and "connection" in record["failure"].lower()
     assert_safe(sandbox, good)
 
-    time.sleep(25)  # let the orphaned build in the admin container finish before the resumed one starts
+    # The orphaned build still runs in the admin container: the resumed deploy stops it before building.
     cli, resumed = deploy_cli(sandbox, tmp_path, extra=("--resume", journal["run_id"]))
     assert cli.returncode == 0, cli.stdout[-2000:]
     statuses = {step["name"]: step["status"] for step in resumed["steps"]}
     assert statuses["start_admin"] == "resumed" and statuses["pull"] == "resumed"
     assert statuses["build"] == "done" and statuses["replace_app"] == "done"
     assert resumed["resumed_from"]["run_id"] == journal["run_id"]
+    assert [stopped["run_id"] for stopped in resumed.get("stopped_builds", [])] in ([journal["run_id"]], [])
     assert_safe(sandbox, new_commit)
 
 

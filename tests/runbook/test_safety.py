@@ -8,6 +8,7 @@ import time
 import pytest
 
 from hermes_ops.hostlog import lock_status, read_host_log
+from hermes_ops.runbook.audit import parse_audit_line
 from hermes_ops.lock import DeployLock
 from hermes_ops.params import DeployParameters
 from hermes_ops.sandbox.host import http_get
@@ -38,7 +39,9 @@ def test_a_held_lock_refuses_a_deploy_then_break_frees_it(deployable, sandbox, t
         broken = hermes_ops_cli("lock", "break", "-f", str(sandbox.params_file))
         assert broken.returncode == 0 and "lock broken: run=stuck-run" in broken.stdout
         assert lock_status(sandbox.params_file) == "free"
-        assert "lock-broken holder=(run=stuck-run" in read_host_log(sandbox.params_file)
+        lines = [parse_audit_line(line) for line in read_host_log(sandbox.params_file).splitlines()]
+        assert any(line.get("kind") == "lock-broken" and line.get("holder", "").startswith("run=stuck-run ")
+                   for line in lines)
     finally:
         lock.release()
         session.__exit__(None, None, None)
