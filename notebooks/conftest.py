@@ -10,7 +10,7 @@ def pytest_runtest_setup(item):
     # tryfirst: before pytest sets up the notebook node, which starts its kernel.
     notebook = str(item.fspath)
     if notebook.endswith(".ipynb") and notebook not in _prepared:
-        from hermes_ops.docs import prepare_sandbox
+        from hermes_ops.records.living_docs import prepare_sandbox
 
         _prepared.add(notebook)
         prepare_sandbox(item.fspath.basename)

@@ -32,7 +32,7 @@ def sandbox(sandbox_host):
 @pytest.fixture
 def deployable(sandbox_host):
     """The sandbox serving origin's HEAD (a failed test before may have left a broken commit)."""
-    from hermes_ops.rehearsal import catch_up
+    from hermes_ops.sandbox.rehearsal import catch_up
 
     catch_up(sandbox_host)
     return sandbox_host

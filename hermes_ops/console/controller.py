@@ -19,7 +19,7 @@ import time
 import weakref
 from collections.abc import Callable
 
-from hermes_ops import records
+from hermes_ops.records import store as records
 from hermes_ops.console import state
 from hermes_ops.console.state import Action
 from hermes_ops.runbook.account import Writer

@@ -12,7 +12,7 @@ import re
 import shutil
 from pathlib import Path
 
-from hermes_ops import records
+from hermes_ops.records import store as records
 
 RUN_LINE = re.compile(r"^run (\d{8}T\d{6}Z-[0-9a-f]{6}): ", re.MULTILINE)
 

@@ -62,7 +62,7 @@ def find(records_dir: Path) -> list[Path]:
 
 def close(records_dir: Path) -> list[dict]:
     """Archive every abandoned run in `records_dir` with outcome `abandoned`; returns their journals."""
-    from hermes_ops import records
+    from hermes_ops.records import store as records
 
     closed = []
     for path in find(records_dir):
@@ -114,7 +114,7 @@ def mark_logged(journal: dict, line: str) -> None:
 
 def unlogged(records_dir: Path) -> list[dict]:
     """Archived abandoned runs whose host log line no deploy has written yet."""
-    from hermes_ops import records
+    from hermes_ops.records import store as records
 
     pending = []
     for path in sorted(Path(records_dir).glob("*_abandoned*.json")):

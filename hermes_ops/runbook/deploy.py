@@ -18,7 +18,7 @@ from hermes_ops.commands import docker
 from hermes_ops.commands import host as host_commands
 from hermes_ops.commands import lock as lock_commands
 from hermes_ops.errors import HermesOpsError
-from hermes_ops.lock import DeployLock
+from hermes_ops.runbook.lock import DeployLock
 from hermes_ops.params import DeployParameters, from_namespace
 from hermes_ops.result import Result
 from hermes_ops.runbook import abandoned

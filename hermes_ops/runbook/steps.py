@@ -20,6 +20,7 @@ from hermes_ops.commands import lock as lock_commands
 from hermes_ops.errors import HermesOpsError
 from hermes_ops.runbook import serving
 from hermes_ops.runbook.account import display_path
+from hermes_ops.runbook.vocabulary import PREFLIGHT, ROLLBACK, RUN_ORDER, STEPS, Step  # noqa: F401 (re-exported)
 from hermes_ops.ssh.auth import load_private_key
 from hermes_ops.ssh.hostkeys import fingerprint
 from hermes_ops.terminal_text import neutralise
@@ -40,28 +41,6 @@ class StepOutcome:
     facts: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Step:
-    number: int
-    name: str
-    title: str
-    mutating: bool
-
-
-STEPS = (
-    Step(1, "ssh_key", "SSH key", False),
-    Step(2, "connect", "Connect", False),
-    Step(3, "start_admin", "Start the admin client", True),
-    Step(4, "pull", "Pull", True),
-    Step(5, "build", "Build", True),
-    Step(6, "commit_image", "Commit the image", True),
-    Step(7, "replace_app", "Replace the app container", True),
-    Step(8, "exit", "Exit", False),
-)
-PREFLIGHT = Step(0, "preflight", "Preflight", False)
-ROLLBACK = Step(9, "rollback", "Roll back", True)
-# The order a deploy runs in: the read-only preflight comes once connected, before anything changes.
-RUN_ORDER = (1, 2, PREFLIGHT.number, 3, 4, 5, 6, 7, 8)
 COMMIT_TAG = re.compile(r"[0-9a-f]{12}")
 
 

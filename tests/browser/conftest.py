@@ -136,7 +136,7 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def serving_head(sandbox_host, sandbox):
     """The sandbox serving origin's HEAD, and no other deploy holding its lock."""
-    from hermes_ops.rehearsal import catch_up
+    from hermes_ops.sandbox.rehearsal import catch_up
 
     wait_for_free_lock(sandbox)
     catch_up(sandbox_host)
@@ -147,7 +147,7 @@ def serving_head(sandbox_host, sandbox):
 def sandbox_left_serving_origin_head(sandbox_host, sandbox):
     """Whatever the tests deployed, broke or stopped, the sandbox ends serving origin's HEAD."""
     yield
-    from hermes_ops.rehearsal import catch_up
+    from hermes_ops.sandbox.rehearsal import catch_up
 
     wait_for_free_lock(sandbox)
     catch_up(sandbox_host)
@@ -168,7 +168,7 @@ def production_state(sandbox_host) -> dict:
 
 def wait_for_free_lock(sandbox, timeout: float = 300) -> None:
     """Another deploy of this sandbox (a parallel test run) must end before a test starts its own."""
-    from hermes_ops.hostlog import lock_status
+    from hermes_ops.runbook.hostlog import lock_status
 
     deadline = time.monotonic() + timeout
     while (status := lock_status(sandbox.params_file)) != "free":

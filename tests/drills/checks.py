@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from hermes_ops.hostlog import lock_status, read_host_log
+from hermes_ops.runbook.hostlog import lock_status, read_host_log
 from hermes_ops.sandbox.host import http_get
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hermes_ops.hostlog import lock_status
+from hermes_ops.runbook.hostlog import lock_status
 from hermes_ops.sandbox.host import http_get
 from tests.runbook.conftest import droplet_docker, hermes_ops_cli, host_facts, record_of
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from hermes_ops.hostlog import lock_status
+from hermes_ops.runbook.hostlog import lock_status
 from tests.drills import checks
 from tests.drills.checks import (
     app_image, assert_four_checks, assert_refused_before_host, build_processes, checkout_head, deploy,

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from hermes_ops.hostlog import lock_status, read_host_log
+from hermes_ops.runbook.hostlog import lock_status, read_host_log
 from hermes_ops.runbook.audit import parse_audit_line
-from hermes_ops.lock import DeployLock
+from hermes_ops.runbook.lock import DeployLock
 from hermes_ops.params import DeployParameters
 from hermes_ops.sandbox.host import http_get
 from hermes_ops.ssh import connect

@@ -2,7 +2,7 @@
 
 import json
 
-from hermes_ops import records
+from hermes_ops.records import store as records
 
 
 def journal(**overrides):

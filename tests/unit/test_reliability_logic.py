@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from hermes_ops import records
+from hermes_ops.records import store as records
 from hermes_ops.commands import builds
 from hermes_ops.errors import ConfigError
 from hermes_ops.runbook import abandoned

@@ -16,7 +16,7 @@ from pathlib import Path
 from hermes_ops.errors import HermesOpsError
 from hermes_ops.secrets import mask_data
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RECORDS_DIR = REPO_ROOT / "records"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 

@@ -7,11 +7,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hermes_ops.headless import HeadlessRun, deploy
 from hermes_ops.params import DeployParameters
+from hermes_ops.records.headless import HeadlessRun, deploy
 from hermes_ops.runbook import Deploy, DeployFailed
 from hermes_ops.sandbox import SandboxConfig, SandboxHost
 from hermes_ops.sandbox.host import http_get
+from hermes_ops.sandbox.local import SandboxError
 
 
 def _say(message: str) -> None:
@@ -41,4 +42,6 @@ def catch_up(host: SandboxHost) -> None:
         try:
             Deploy(parameters.resolved(), writer=lambda line: quiet.write(line + "\n")).run_all()
         except DeployFailed as error:
-            raise RuntimeError(f"the sandbox could not be brought up to date:\n{quiet.getvalue()}") from error
+            raise SandboxError(f"the sandbox could not be brought up to date:\n{quiet.getvalue()}", host="sandbox",
+                               step="catch-up", hint="read the deploy's account above; `hermes-ops sandbox down` "
+                               "then `up` rebuilds the sandbox from scratch") from error

@@ -14,9 +14,9 @@ import nbformat
 
 from hermes_ops.params import DeployParameters
 from hermes_ops.sandbox import SandboxConfig, SandboxHost
-from hermes_ops.rehearsal import catch_up
+from hermes_ops.sandbox.rehearsal import catch_up
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 DOCS_OPERATOR = "Ada Operator"
 DOCS_CHANGE = "Docs rehearsal: a visible change"
 LIVING_NOTEBOOKS = ("deploy.ipynb", "rollback.ipynb")

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hermes_ops import records
+from hermes_ops.records import store as records
 from hermes_ops.errors import ConfigError
 from hermes_ops.params import DeployParameters
 from hermes_ops.params_file import load_parameters
@@ -18,7 +18,7 @@ from hermes_ops.runbook.journal import check_records_dir, new_run_id, utc_now
 
 __all__ = ["HeadlessRun", "deploy", "load_parameters"]
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 SUCCESSFUL_OUTCOMES = {"deploy.ipynb": ("success", "nothing-new", "dry-run"),
                        "rollback.ipynb": ("rolled-back", "dry-run")}
 RECORD_SCHEME = "hermes-record://"

@@ -57,14 +57,14 @@ def sandbox_commit(args) -> int:
 
 
 def rehearse(args) -> int:
-    from hermes_ops.rehearsal import rehearse as run_rehearsal
+    from hermes_ops.sandbox.rehearsal import rehearse as run_rehearsal
 
     run = run_rehearsal(state_dir=args.state_dir, records_dir=args.records_dir)
     return _report(run)
 
 
 def deploy(args) -> int:
-    from hermes_ops.headless import deploy as run_deploy
+    from hermes_ops.records.headless import deploy as run_deploy
 
     overrides = list(args.parameter or [])
     if args.resume:
@@ -76,7 +76,7 @@ def deploy(args) -> int:
 
 
 def rollback(args) -> int:
-    from hermes_ops.headless import deploy as run_deploy
+    from hermes_ops.records.headless import deploy as run_deploy
 
     overrides = list(args.parameter or []) + ([("rollback_to", args.to)] if args.to else [])
     run = run_deploy(args.params_file, overrides, records_dir=args.records_dir, notebook="rollback.ipynb")
@@ -84,7 +84,7 @@ def rollback(args) -> int:
 
 
 def lock_command(args) -> int:
-    from hermes_ops.hostlog import break_lock, lock_status
+    from hermes_ops.runbook.hostlog import break_lock, lock_status
 
     if args.lock_command == "break":
         print(break_lock(args.params_file, args.parameter or []))
@@ -94,11 +94,11 @@ def lock_command(args) -> int:
 
 
 def list_records(args) -> int:
-    from hermes_ops import records
+    from hermes_ops.records import store as records
     from hermes_ops.runbook import abandoned
 
     if args.host:
-        from hermes_ops.hostlog import read_host_log
+        from hermes_ops.runbook.hostlog import read_host_log
 
         print(read_host_log(args.params_file, args.parameter or []))
         return 0
@@ -117,7 +117,7 @@ def list_records(args) -> int:
 
 
 def docs_refresh(args) -> int:
-    from hermes_ops.docs import refresh
+    from hermes_ops.records.living_docs import refresh
 
     for path in refresh():
         print(path)
@@ -128,7 +128,7 @@ def lab(args) -> int:
     """JupyterLab on 127.0.0.1 with the save hook that files saved runbooks into their records."""
     import subprocess
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     return subprocess.call([sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1",
                             f"--ServerApp.root_dir={root}",
                             "--FileContentsManager.post_save_hook=hermes_ops.console.save_hook.copy_to_records",
@@ -136,7 +136,7 @@ def lab(args) -> int:
 
 
 def hostkey(args) -> int:
-    from hermes_ops import hostkey_cli
+    from hermes_ops.cli import hostkey as hostkey_cli
 
     if args.hostkey_command == "show":
         print(hostkey_cli.show(args.host, args.port))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hermes_ops.commands import host as host_commands
 from hermes_ops.commands import lock as lock_commands
-from hermes_ops.headless import load_parameters
+from hermes_ops.params_file import load_parameters
 from hermes_ops.params import DeployParameters
 from hermes_ops.runbook.audit import format_audit_line
 from hermes_ops.ssh import connect
