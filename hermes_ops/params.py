@@ -17,11 +17,10 @@ import re
 import shlex
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
+from hermes_ops import paths
 from hermes_ops.errors import ConfigError
 from hermes_ops.secrets import register_secret
-from hermes_ops.sandbox.config import default_state_dir
 
 MAX_LENGTH = 256
 
@@ -92,13 +91,13 @@ class DeployParameters:
 
     def resolved(self) -> "DeployParameters":
         """Fill the empty defaults (operator, sandbox key paths, records dir) and validate everything."""
-        sandbox = default_state_dir()
+        sandbox = paths.sandbox_state_dir()
         filled = dataclasses.replace(
             self,
             operator=self.operator or _default_operator(),
-            key_path=self.key_path or str(sandbox / "keys" / "operator_ed25519"),
-            known_hosts=self.known_hosts or str(sandbox / "keys" / "known_hosts"),
-            records_dir=self.records_dir or str(Path(__file__).resolve().parents[1] / "records"),
+            key_path=self.key_path or str(sandbox / paths.SANDBOX_OPERATOR_KEY),
+            known_hosts=self.known_hosts or str(sandbox / paths.SANDBOX_KNOWN_HOSTS),
+            records_dir=self.records_dir or str(paths.RECORDS_DIR),
         )
         filled.validate()
         return filled

@@ -16,7 +16,6 @@ error messages and records.
 from __future__ import annotations
 
 import hmac
-import os
 import re
 import threading
 from typing import Iterable
@@ -45,17 +44,6 @@ class Secret:
             raise TypeError(f"Secret value must be str, not {type(value).__name__}")
         self._value = value
         self.name = name
-
-    @classmethod
-    def from_env(cls, variable: str, *, name: str | None = None) -> Secret:
-        """Read a secret from an environment variable; `ConfigError` if it is unset or empty."""
-        value = os.environ.get(variable)
-        if not value:
-            from hermes_ops.errors import ConfigError
-
-            raise ConfigError(f"environment variable {variable} is not set",
-                              hint=f"export {variable}=... in the environment that starts the runbook")
-        return cls(value, name=name or variable)
 
     def reveal(self) -> str:
         """The plain value. Call it only where the value is handed to the thing that needs it."""

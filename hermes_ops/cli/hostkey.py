@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hermes_ops.errors import ConfigError
-from hermes_ops.ssh import fetch_host_key, pin_host_key
+from hermes_ops.ssh.hostkey_pinning import fetch_host_key, pin_host_key
 
 
 def show(host: str, port: int) -> str:

@@ -8,29 +8,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_STATE_DIR = REPO_ROOT / ".sandbox"
+from hermes_ops import paths
+
 CONFIG_FILE = "config.json"
-
-
-def default_state_dir() -> Path:
-    return Path(os.environ.get("HERMES_SANDBOX_DIR") or DEFAULT_STATE_DIR).resolve()
-
-
-def default_cache_dir() -> Path:
-    """Base images outlive `down`, so they live outside the state directory."""
-    explicit = os.environ.get("HERMES_CACHE_DIR")
-    if explicit:
-        return Path(explicit).resolve()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hermes-ops"
 
 
 @dataclass(frozen=True)
 class SandboxConfig:
     """Everything that names a sandbox; written to `config.json` so later commands agree with `up`."""
 
-    state_dir: Path = dataclasses.field(default_factory=default_state_dir)
-    cache_dir: Path = dataclasses.field(default_factory=default_cache_dir)
+    state_dir: Path = dataclasses.field(default_factory=paths.sandbox_state_dir)
+    cache_dir: Path = dataclasses.field(default_factory=paths.cache_dir)  # base images outlive `down`
     bind_address: str = "127.0.0.1"
     ssh_port: int = 2222
     app_port: int = 8088
@@ -79,7 +67,7 @@ class SandboxConfig:
     @classmethod
     def load_or_default(cls, state_dir: Path | None = None, **overrides) -> "SandboxConfig":
         """The config `up` saved in the state directory, else defaults (env, then overrides)."""
-        state_dir = Path(state_dir).resolve() if state_dir else default_state_dir()
+        state_dir = Path(state_dir).resolve() if state_dir else paths.sandbox_state_dir()
         saved = state_dir / CONFIG_FILE
         if saved.is_file():
             config = cls.from_json(json.loads(saved.read_text()))

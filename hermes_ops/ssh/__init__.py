@@ -9,23 +9,19 @@
         runner.run(["git", "status"], timeout=30, check=False)     # a probe: inspect .ok
         runner.run_shell("df -P / | tail -1", timeout=10)          # explicit raw shell
 
-Modules: `target` (what to connect to), `config` (from ~/.ssh/config), `hostkeys`
-(known_hosts, fingerprints, fetch and pin), `sockets`/`auth`/`transport` (connecting),
-`commandline` (quoting and the remote wrapper), `streams` (draining output),
-`allocator` (keeping stream buffers off mmap), `runner` (SSHRunner), `dryrun` (DryRunRunner).
+Modules: `target` (what to connect to), `config` (from ~/.ssh/config), `strictmodes`
+(refusing files others could write), `hostkeys` (known_hosts and fingerprints, no network),
+`hostkey_pinning` (fetch a host's key, pin the confirmed one), `sockets`/`auth`/`transport`
+(connecting), `commandline` (quoting and the remote wrapper), `capture` (bounded output),
+`streams` (draining output), `allocator` (keeping stream buffers off mmap), `protocol` (the
+`Runner` both runners satisfy), `runner` (SSHRunner), `dryrun` (DryRunRunner).
 """
 
 from hermes_ops.ssh.config import target_from_config_text, target_from_ssh_config
 from hermes_ops.ssh.dryrun import DryRunRunner
-from hermes_ops.ssh.hostkeys import (
-    HostKeyInfo,
-    RejectUnknownHostKeyPolicy,
-    check_host_key,
-    fetch_host_key,
-    fingerprint,
-    known_hosts_line,
-    pin_host_key,
-)
+from hermes_ops.ssh.hostkey_pinning import HostKeyInfo, fetch_host_key, pin_host_key
+from hermes_ops.ssh.hostkeys import RejectUnknownHostKeyPolicy, check_host_key, fingerprint, known_hosts_line
+from hermes_ops.ssh.protocol import Runner
 from hermes_ops.ssh.runner import DEFAULT_TIMEOUT, SSHRunner, connect
 from hermes_ops.ssh.streams import StreamCallback, print_stream
 from hermes_ops.ssh.target import SSHTarget
@@ -35,6 +31,7 @@ __all__ = [
     "DryRunRunner",
     "HostKeyInfo",
     "RejectUnknownHostKeyPolicy",
+    "Runner",
     "SSHRunner",
     "SSHTarget",
     "StreamCallback",

@@ -18,12 +18,13 @@ from typing import Callable, Iterable, Sequence
 from hermes_ops.result import Result
 from hermes_ops.secrets import Redactor, Secret
 from hermes_ops.ssh import commandline
+from hermes_ops.ssh.protocol import Stdin
 from hermes_ops.ssh.streams import StreamCallback
 from hermes_ops.ssh.target import SSHTarget
 
 
 class DryRunRunner:
-    """Same interface as `SSHRunner`; `commands` lists the (redacted) command lines "run".
+    """A `Runner` (as `SSHRunner` is) that contacts no host; `commands` lists the (redacted) command lines "run".
 
     Args:
         target: the host the commands are meant for (only shown, never contacted).
@@ -65,7 +66,7 @@ class DryRunRunner:
         pass
 
     def run(self, argv: Sequence, *, timeout: float | None = None, check: bool = True,
-            stream: StreamCallback | None = None, stdin=None) -> Result:
+            stream: StreamCallback | None = None, stdin: Stdin = None) -> Result:
         """Record `argv` as it would be sent (quoted, secrets masked); return success."""
         for argument in argv if not isinstance(argv, (str, bytes)) else ():
             if isinstance(argument, Secret):
@@ -73,7 +74,7 @@ class DryRunRunner:
         return self._record(commandline.join_argv(argv, reveal=False))
 
     def run_shell(self, script: str, *, timeout: float | None = None, check: bool = True,
-                  stream: StreamCallback | None = None, stdin=None) -> Result:
+                  stream: StreamCallback | None = None, stdin: Stdin = None) -> Result:
         """Record the script as `run_shell` would send it; return success."""
         return self._record(commandline.shell_command(script))
 

@@ -1,10 +1,10 @@
-"""Host identity: known_hosts parsing and verification, fingerprints, fetching and pinning keys.
+"""Host identity, without any network: known_hosts parsing and verification, fingerprints.
 
 The rule is OpenSSH's StrictHostKeyChecking=yes: a host whose key is not in the
 known_hosts file is refused (`HostKeyUnknown`), and a host that presents a key other
 than the one pinned for it is refused (`HostKeyChanged`). Nothing is ever added
-automatically; `fetch_host_key` shows a human the fingerprint to confirm out of band
-and `pin_host_key` writes the confirmed key.
+automatically: fetching a host's key for a human to confirm out of band, and pinning
+the confirmed key, is `hostkey_pinning`'s job.
 
 The parser is ours rather than paramiko's `HostKeys` because paramiko skips `@revoked`
 lines (a revoked key must be refused, not ignored) and cannot say which entries
@@ -23,16 +23,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 
 import paramiko
 
-from hermes_ops.errors import ConfigError, HostKeyChanged, HostKeyUnknown
+from hermes_ops.errors import HostKeyChanged, HostKeyUnknown
 from hermes_ops.ssh.strictmodes import read_trusted_text
 
 HASH_MAGIC = "|1|"
@@ -41,34 +39,54 @@ HASH_MAGIC = "|1|"
 _ALGORITHMS_FOR_TYPE = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256", "ssh-rsa")}
 
 
+def algorithms_for_type(key_type: str) -> tuple[str, ...]:
+    """The host key algorithms under which a server presents a key of `key_type` (rsa: three)."""
+    return _ALGORITHMS_FOR_TYPE.get(key_type, (key_type,))
+
+
 def host_key_name(host: str, port: int) -> str:
     """The name a host is stored under in known_hosts: `host`, or `[host]:port` off port 22."""
     return host if port == 22 else f"[{host}]:{port}"
 
 
+class _PublicKeyBlob(paramiko.PKey):
+    """A public key known only by its SSH wire blob (any type, even one paramiko cannot load).
+
+    Enough for paramiko's `PKey.fingerprint`, which hashes `asbytes()`: a known_hosts line is
+    fingerprinted exactly like a key a host presents.
+    """
+
+    def __init__(self, blob: bytes):
+        self._blob = blob
+
+    def asbytes(self) -> bytes:
+        return self._blob
+
+
 def fingerprint(key: paramiko.PKey | bytes) -> str:
-    """A public key's SHA256 fingerprint exactly as OpenSSH prints it: `SHA256:<base64, no padding>`."""
-    blob = key if isinstance(key, bytes) else key.asbytes()
-    digest = hashlib.sha256(blob).digest()
-    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+    """A public key's SHA256 fingerprint exactly as OpenSSH prints it: `SHA256:<base64, no padding>`.
+
+    paramiko's `PKey.fingerprint`, for a key or its wire-format blob (`key.asbytes()`).
+    """
+    return (_PublicKeyBlob(key) if isinstance(key, bytes) else key).fingerprint
 
 
 def hash_host_name(name: str, salt: bytes | None = None) -> str:
-    """A hashed known_hosts host field (`|1|salt|hmac-sha1`), as `ssh-keyscan -H` writes it."""
-    salt = os.urandom(20) if salt is None else salt
-    digest = hmac.new(salt, name.encode(), hashlib.sha1).digest()
-    return f"{HASH_MAGIC}{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()}"
+    """A hashed known_hosts host field (`|1|salt|hmac-sha1`), as `ssh-keyscan -H` writes it.
+
+    paramiko's `HostKeys.hash_host`; `salt` (20 bytes, as OpenSSH's) is random unless given.
+    """
+    return paramiko.HostKeys.hash_host(name, None if salt is None else base64.b64encode(salt).decode())
 
 
 def _pattern_matches(pattern: str, name: str) -> bool:
     if pattern.startswith(HASH_MAGIC):
+        # As OpenSSH does (match_maybe_hashed): hash the name with the field's salt, compare the texts.
         try:
-            salt_text, digest_text = pattern[len(HASH_MAGIC):].split("|", 1)
-            salt = base64.b64decode(salt_text)
-            expected = base64.b64decode(digest_text)
-        except (ValueError, binascii.Error):
+            hashed = paramiko.HostKeys.hash_host(name, pattern)
+        except (ValueError, IndexError, AssertionError):  # malformed base64 or fields, or a salt not of 20 bytes
             return False
-        return hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), expected)
+        return hmac.compare_digest(hashed, pattern)
     # OpenSSH patterns: only * and ? are special; [ and ] are literal (the [host]:port form).
     regex = "".join(".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern)
     return re.fullmatch(regex, name, flags=re.IGNORECASE) is not None
@@ -149,7 +167,7 @@ def preferred_algorithms(entries: list[KnownHostEntry], host: str, port: int) ->
     """
     algorithms: list[str] = []
     for entry in entries_for(entries, host, port):
-        for algorithm in _ALGORITHMS_FOR_TYPE.get(entry.key_type, (entry.key_type,)):
+        for algorithm in algorithms_for_type(entry.key_type):
             if algorithm not in algorithms:
                 algorithms.append(algorithm)
     return algorithms
@@ -221,111 +239,8 @@ class RejectUnknownHostKeyPolicy(paramiko.MissingHostKeyPolicy):
         check_host_key(self.known_hosts, host, port, key)
 
 
-@dataclass(frozen=True)
-class HostKeyInfo:
-    """A host key as fetched from the host, for a human to confirm before pinning."""
-
-    host: str
-    port: int
-    key: paramiko.PKey
-
-    @property
-    def key_type(self) -> str:
-        return self.key.get_name()
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.key)
-
-    def known_hosts_line(self, *, hashed: bool = False) -> str:
-        return known_hosts_line(self.host, self.port, self.key, hashed=hashed)
-
-    def __str__(self) -> str:
-        return f"{host_key_name(self.host, self.port)} {self.key_type} {self.fingerprint}"
-
-
-def fetch_host_key(host: str, port: int = 22, *, timeout: float = 10.0,
-                   key_type: str | None = None) -> HostKeyInfo:
-    """Ask host:port for its host key, without authenticating and without trusting it.
-
-    Show `str(info)` (the fingerprint) to a human, who compares it with what the host's
-    console says (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) before calling
-    `pin_host_key`. `key_type` asks for a specific algorithm (e.g. "ssh-rsa").
-
-    Raises:
-        ConnectionFailed (and subclasses) if sshd cannot be reached.
-    """
-    from hermes_ops.ssh.sockets import open_socket
-    from hermes_ops.ssh.transport import new_transport, start_client
-
-    sock = open_socket(host, port, timeout)
-    transport = new_transport(sock)
-    try:
-        if key_type:
-            options = transport.get_security_options()
-            wanted = _ALGORITHMS_FOR_TYPE.get(key_type, (key_type,))
-            options.key_types = [name for name in options.key_types if name in wanted] or list(wanted)
-        start_client(transport, timeout, hostname=host, port=port)
-        return HostKeyInfo(host=host, port=port, key=transport.get_remote_server_key())
-    finally:
-        transport.close()
-
-
 def known_hosts_line(host: str, port: int, key: paramiko.PKey, *, hashed: bool = False) -> str:
     """The known_hosts line pinning `key` for host:port (no trailing newline)."""
     name = host_key_name(host, port)
     field = hash_host_name(name) if hashed else name
     return f"{field} {key.get_name()} {key.get_base64()}"
-
-
-def pin_host_key(known_hosts: str, host: str, port: int, key: paramiko.PKey | HostKeyInfo, *,
-                 hashed: bool = False, replace: bool = False) -> str | None:
-    """Pin a confirmed host key in a known_hosts file (created 0600 if missing).
-
-    Idempotent: returns None if exactly this key is already pinned, else the line written.
-    A different key of the same type already pinned is a `HostKeyChanged` unless
-    `replace=True`, which removes the old entries of that type for this host first.
-    """
-    if isinstance(key, HostKeyInfo):
-        key = key.key
-    path = os.path.expanduser(known_hosts)
-    entries = read_known_hosts(path)
-    pinned = entries_for(entries, host, port)
-    blob = key.asbytes()
-    if any(entry.key_blob == blob for entry in pinned):
-        return None
-    stale = [entry for entry in pinned if entry.key_type == key.get_name()]
-    if stale and not replace:
-        raise HostKeyChanged(f"{host_key_name(host, port)} already has a different {key.get_name()} key pinned",
-                             presented=fingerprint(blob), key_type=key.get_name(),
-                             pinned=[entry.describe() for entry in stale], known_hosts=path, hostname=host,
-                             port=port, hint="pass replace=True only after confirming the new key with the host")
-    line = known_hosts_line(host, port, key, hashed=hashed)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except FileNotFoundError:
-        lines = []
-    drop = {entry.line_number for entry in stale if len(entry.hosts) == 1}
-    if len(drop) != len(stale):
-        raise ConfigError(f"cannot replace the {key.get_name()} key of {host_key_name(host, port)} in {path}: "
-                          "it shares a line with other hosts", hint="edit the file by hand")
-    kept = [text for number, text in enumerate(lines, start=1) if number not in drop]
-    _write_atomically(path, "".join(f"{text}\n" for text in [*kept, line]))
-    return line
-
-
-def _write_atomically(path: str, content: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
-    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".known_hosts.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise

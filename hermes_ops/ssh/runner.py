@@ -33,12 +33,14 @@ from typing import Iterable, Sequence
 import paramiko
 
 from hermes_ops.errors import CommandFailed, CommandTimedOut, ConfigError, ConnectionLost, failed_command_message
-from hermes_ops.result import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES, BoundedCapture, Result
+from hermes_ops.result import Result
 from hermes_ops.secrets import Redactor, Secret
 from hermes_ops.ssh import commandline
 from hermes_ops.ssh.allocator import keep_stream_buffers_on_heap
 from hermes_ops.ssh.auth import PassphrasePrompt
+from hermes_ops.ssh.capture import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES, BoundedCapture
 from hermes_ops.ssh.hostkeys import fingerprint
+from hermes_ops.ssh.protocol import Stdin
 from hermes_ops.ssh.streams import PidMarkerFilter, SerializedCallback, StreamCallback, StreamReader
 from hermes_ops.ssh.target import SSHTarget
 from hermes_ops.ssh.transport import Connection, open_connection
@@ -50,8 +52,6 @@ DEFAULT_TIMEOUT = 600.0
 STOP_TIMEOUT = 15.0
 # How long to wait for the readers after the channel was closed on our side.
 DRAIN_GRACE = 5.0
-
-Stdin = str | bytes | Secret | None
 
 
 class SSHRunner:

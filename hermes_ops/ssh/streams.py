@@ -16,8 +16,8 @@ import threading
 import time
 from typing import Callable
 
-from hermes_ops.result import BoundedCapture
 from hermes_ops.secrets import Redactor
+from hermes_ops.ssh.capture import BoundedCapture
 
 log = logging.getLogger("hermes_ops.ssh")
 

@@ -62,16 +62,6 @@ def test_secret_rejects_non_strings():
         Secret(b"bytes")
 
 
-def test_from_env(monkeypatch):
-    monkeypatch.setenv("HERMES_TEST_TOKEN", VALUE)
-    secret = Secret.from_env("HERMES_TEST_TOKEN")
-    assert secret.reveal() == VALUE
-    assert secret.name == "HERMES_TEST_TOKEN"
-    monkeypatch.delenv("HERMES_TEST_TOKEN")
-    with pytest.raises(ConfigError, match="HERMES_TEST_TOKEN"):
-        Secret.from_env("HERMES_TEST_TOKEN")
-
-
 def test_redactor_masks_every_occurrence():
     redactor = Redactor([Secret(VALUE), "plainpass"])
     assert redactor.redact(f"a {VALUE} b {VALUE} plainpass") == "a **** b **** ****"

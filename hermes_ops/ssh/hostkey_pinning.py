@@ -1,0 +1,127 @@
+"""Pinning a host key the safe way: fetch it from the host, a human confirms it, pin only that key.
+
+`fetch_host_key` asks the host for its key over the network without trusting it; a human
+compares its fingerprint with what the host's console says; `pin_host_key` writes the
+confirmed key to a known_hosts file (checked by `hostkeys` on every connection). Nothing
+here is ever called on the way to a deploy: unknown hosts are refused, never added.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import paramiko
+
+from hermes_ops.errors import ConfigError, HostKeyChanged
+from hermes_ops.ssh.hostkeys import (
+    algorithms_for_type,
+    entries_for,
+    fingerprint,
+    host_key_name,
+    known_hosts_line,
+    read_known_hosts,
+)
+from hermes_ops.ssh.sockets import open_socket
+from hermes_ops.ssh.transport import new_transport, start_client
+
+
+@dataclass(frozen=True)
+class HostKeyInfo:
+    """A host key as fetched from the host, for a human to confirm before pinning."""
+
+    host: str
+    port: int
+    key: paramiko.PKey
+
+    @property
+    def key_type(self) -> str:
+        return self.key.get_name()
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.key)
+
+    def known_hosts_line(self, *, hashed: bool = False) -> str:
+        return known_hosts_line(self.host, self.port, self.key, hashed=hashed)
+
+    def __str__(self) -> str:
+        return f"{host_key_name(self.host, self.port)} {self.key_type} {self.fingerprint}"
+
+
+def fetch_host_key(host: str, port: int = 22, *, timeout: float = 10.0,
+                   key_type: str | None = None) -> HostKeyInfo:
+    """Ask host:port for its host key, without authenticating and without trusting it.
+
+    Show `str(info)` (the fingerprint) to a human, who compares it with what the host's
+    console says (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) before calling
+    `pin_host_key`. `key_type` asks for a specific algorithm (e.g. "ssh-rsa").
+
+    Raises:
+        ConnectionFailed (and subclasses) if sshd cannot be reached.
+    """
+    sock = open_socket(host, port, timeout)
+    transport = new_transport(sock)
+    try:
+        if key_type:
+            options = transport.get_security_options()
+            wanted = algorithms_for_type(key_type)
+            options.key_types = [name for name in options.key_types if name in wanted] or list(wanted)
+        start_client(transport, timeout, hostname=host, port=port)
+        return HostKeyInfo(host=host, port=port, key=transport.get_remote_server_key())
+    finally:
+        transport.close()
+
+
+def pin_host_key(known_hosts: str, host: str, port: int, key: paramiko.PKey | HostKeyInfo, *,
+                 hashed: bool = False, replace: bool = False) -> str | None:
+    """Pin a confirmed host key in a known_hosts file (created 0600 if missing).
+
+    Idempotent: returns None if exactly this key is already pinned, else the line written.
+    A different key of the same type already pinned is a `HostKeyChanged` unless
+    `replace=True`, which removes the old entries of that type for this host first.
+    """
+    if isinstance(key, HostKeyInfo):
+        key = key.key
+    path = os.path.expanduser(known_hosts)
+    entries = read_known_hosts(path)
+    pinned = entries_for(entries, host, port)
+    blob = key.asbytes()
+    if any(entry.key_blob == blob for entry in pinned):
+        return None
+    stale = [entry for entry in pinned if entry.key_type == key.get_name()]
+    if stale and not replace:
+        raise HostKeyChanged(f"{host_key_name(host, port)} already has a different {key.get_name()} key pinned",
+                             presented=fingerprint(blob), key_type=key.get_name(),
+                             pinned=[entry.describe() for entry in stale], known_hosts=path, hostname=host,
+                             port=port, hint="pass replace=True only after confirming the new key with the host")
+    line = known_hosts_line(host, port, key, hashed=hashed)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        lines = []
+    drop = {entry.line_number for entry in stale if len(entry.hosts) == 1}
+    if len(drop) != len(stale):
+        raise ConfigError(f"cannot replace the {key.get_name()} key of {host_key_name(host, port)} in {path}: "
+                          "it shares a line with other hosts", hint="edit the file by hand")
+    kept = [text for number, text in enumerate(lines, start=1) if number not in drop]
+    _write_atomically(path, "".join(f"{text}\n" for text in [*kept, line]))
+    return line
+
+
+def _write_atomically(path: str, content: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
+    descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".known_hosts.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
