@@ -2,7 +2,8 @@
 
 A deploy killed during step 5 leaves its build running inside the admin container (`docker
 exec` does not stop it). The marker lets the next deploy, once it holds the lock, find such
-leftovers and stop them before it touches the checkout. No I/O here.
+leftovers and stop them before it touches the checkout. No I/O here; `hermes_ops.facts.builds`
+reads what `find()` prints.
 """
 
 from __future__ import annotations
@@ -46,13 +47,3 @@ kill -KILL "$@" 2>/dev/null
 exit 0
 """
     return ["sh", "-c", script, "hermes-stop-builds", str(grace_seconds), *(str(pid) for pid in pids)]
-
-
-def parse_found(output: str) -> dict[str, list[int]]:
-    """`find()`'s output as {run id: [pids]}."""
-    found: dict[str, list[int]] = {}
-    for line in output.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0].isdigit():
-            found.setdefault(parts[1], []).append(int(parts[0]))
-    return found

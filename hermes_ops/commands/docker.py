@@ -95,6 +95,26 @@ def import_tarball(path: str, image: str, *, changes: Iterable[str] = ()) -> lis
     return argv + [path, image]
 
 
+def server_version() -> list[str]:
+    """The engine's version (`docker version` answers it only when the daemon does)."""
+    return ["docker", "version", "--format", "{{.Server.Version}}"]
+
+
+def daemon_version() -> list[str]:
+    """`docker info`'s server version: exits non-zero, saying why on stderr, when the daemon is down."""
+    return ["docker", "info", "--format", "{{.ServerVersion}}"]
+
+
+def list_container_ids(filter_expression: str) -> list[str]:
+    """The ids of every container (running or not) matching a `--filter` such as `label=k=v`."""
+    return ["docker", "ps", "--all", "--quiet", "--filter", filter_expression]
+
+
+def list_image_ids(filter_expression: str) -> list[str]:
+    """The ids of the images matching a `--filter` such as `label=k=v` (an image tagged twice comes twice)."""
+    return ["docker", "images", "--quiet", "--filter", filter_expression]
+
+
 def list_repository_tags(repository: str) -> list[str]:
     """One line per tag of `repository`: tag, image id, creation time (for keeping the last N)."""
     return ["docker", "images", "--no-trunc", "--format", "{{.Tag}} {{.ID}} {{.CreatedAt}}", repository]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hermes_ops.commands import host as host_commands
 from hermes_ops.commands import lock as lock_commands
+from hermes_ops.facts import lock as lock_facts
 from hermes_ops.params_file import load_parameters
 from hermes_ops.params import DeployParameters
 from hermes_ops.runbook.audit import format_audit_line
@@ -27,19 +28,21 @@ def read_host_log(params_file: Path | None, overrides=(), lines: int = 50) -> st
 def lock_status(params_file: Path | None, overrides=()) -> str:
     params, session = _connect(params_file, overrides)
     with session as runner:
-        answer = runner.run(lock_commands.probe(), timeout=params.command_timeout).stdout.strip().splitlines()
-    return "free" if answer[:1] == ["FREE"] else f"held by {' '.join(answer[1:2]) or 'an unknown holder'}"
+        answer = lock_facts.probe.read(runner.run, timeout=params.command_timeout)
+    return "free" if answer.state is lock_facts.LockState.FREE else f"held by {answer.holder or 'an unknown holder'}"
 
 
 def break_lock(params_file: Path | None, overrides=()) -> str:
     """End a stuck lock holder and record who broke it, when, and whose lock it was, in the host log."""
     params, session = _connect(params_file, overrides)
     with session as runner:
-        answer = runner.run(lock_commands.break_lock(), timeout=params.command_timeout).stdout.strip()
-        if answer.startswith("BROKEN"):
+        # Breaking changes the host: not a fact, but its answer reads like the lock facts'.
+        result = runner.run(lock_commands.break_lock(), timeout=params.command_timeout)
+        answer = lock_facts.parse_answer(result.stdout)
+        if answer.state is lock_facts.LockState.BROKEN:
             now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             line = format_audit_line(now, {"kind": "lock-broken", "operator": params.operator,
-                                           "holder": answer.removeprefix("BROKEN ").strip()})
+                                           "holder": answer.holder})
             runner.run(host_commands.append_audit_line(line), timeout=params.command_timeout)
-            return f"lock broken: {answer.removeprefix('BROKEN ').strip()}"
+            return f"lock broken: {answer.holder}"
         return "no lock holder to break"

@@ -6,6 +6,7 @@ import time
 
 from hermes_ops.commands import lock as lock_commands
 from hermes_ops.errors import HermesOpsError
+from hermes_ops.facts.lock import LockAnswer, LockState, answer_complete, parse_answer
 
 
 class LockBusy(HermesOpsError):
@@ -43,16 +44,17 @@ class DeployLock:
         deadline = time.monotonic() + wait
         while True:
             channel = self.runner.open_held_channel(lock_commands.hold(holder))
-            first, rest = _read_answer(channel, answer_timeout)
-            if first == "LOCKED":
+            answer = _read_answer(channel, answer_timeout)
+            if answer.state is LockState.LOCKED:
                 self._channel = channel
                 return
             channel.close()
-            if first != "BUSY":
-                raise HermesOpsError(f"could not take the deploy lock (answer {first!r})", host=self.host,
-                                     step=self.step, hint="check that `flock` (util-linux) exists on the host")
+            if answer.state is not LockState.BUSY:
+                raise HermesOpsError(f"could not take the deploy lock (answer {answer.first_line!r})",
+                                     host=self.host, step=self.step,
+                                     hint="check that `flock` (util-linux) exists on the host")
             if time.monotonic() >= deadline:
-                raise LockBusy(rest, host=self.host, step=self.step)
+                raise LockBusy(answer.holder, host=self.host, step=self.step)
             time.sleep(poll)
 
     def release(self) -> None:
@@ -71,21 +73,19 @@ class DeployLock:
             channel.close()
 
 
-def _read_answer(channel, timeout: float) -> tuple[str, str]:
-    """The first line (LOCKED/BUSY) and, for BUSY, the holder line that follows."""
+def _read_answer(channel, timeout: float) -> LockAnswer:
+    """Read `hold`'s answer from its channel until it is whole (LOCKED, or BUSY and the holder line)."""
     buffer = b""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if channel.recv_ready():
             buffer += channel.recv(4096)
-            lines = buffer.decode(errors="replace").splitlines()
-            if lines and lines[0] == "LOCKED":
-                return "LOCKED", ""
-            if lines and lines[0] == "BUSY" and (channel.exit_status_ready() or len(lines) > 1):
-                return "BUSY", " ".join(lines[1:2]).strip()
+            if answer_complete(buffer.decode(errors="replace"), ended=channel.exit_status_ready()):
+                return parse_answer(buffer.decode(errors="replace"))
         elif channel.exit_status_ready() and not channel.recv_ready():
-            lines = buffer.decode(errors="replace").splitlines()
-            return (lines[0] if lines else f"exit {channel.recv_exit_status()}"), " ".join(lines[1:2]).strip()
+            answer = parse_answer(buffer.decode(errors="replace"))
+            # Nothing printed at all: the exit status is all there is to tell.
+            return answer if answer.first_line else LockAnswer(None, first_line=f"exit {channel.recv_exit_status()}")
         else:
             time.sleep(0.02)
     raise HermesOpsError(f"no answer from the lock command within {timeout:.0f}s", step=None,

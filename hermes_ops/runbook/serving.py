@@ -1,20 +1,23 @@
-"""What production serves right now, read from the host: the app container, its image and commit, /version, /health.
+"""What production serves right now: the app container, its image and commit, /version, /health.
 
 "Deployed" is a fact about the serving app, never about the admin checkout: a run that stopped
 after pulling leaves the checkout ahead of what serves, and only these facts tell the truth.
+The probes are `hermes_ops.facts.app`'s; this module composes them and judges what they say.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-from hermes_ops.commands import docker
-from hermes_ops.commands import host as host_commands
+from hermes_ops.facts import app
+from hermes_ops.facts.checkout import COMMIT
+from hermes_ops.facts.images import short_id
 
-COMMIT_LABEL = "io.hermes.commit"
-_COMMIT = re.compile(r"[0-9a-f]{7,64}")
-_TEMPLATE = "{{.Image}}|{{.State.Running}}|{{index .Config.Labels \"" + COMMIT_LABEL + "\"}}"
+if TYPE_CHECKING:
+    from hermes_ops.runbook.deploy import Deploy
+
+VERSION_LIMIT = 200  # characters of the version URL's answer kept in the record
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ class Serving:
     @property
     def commit(self) -> str | None:
         """The commit the app reports serving (its /version), if it looks like one."""
-        return self.version if self.version and _COMMIT.fullmatch(self.version) else None
+        return self.version if self.version and COMMIT.fullmatch(self.version) else None
 
     def serves(self, commit: str) -> bool:
         """True only if the app is healthy, reports `commit`, and its image's label does not contradict it."""
@@ -39,31 +42,19 @@ class Serving:
 
     def describe(self) -> str:
         health = "healthy" if self.healthy else "NOT healthy"
-        return f"{(self.commit or self.version or 'no answer')[:12]} from image {short(self.image)} ({health})"
+        return f"{(self.commit or self.version or 'no answer')[:12]} from image {short_id(self.image)} ({health})"
 
     def to_record(self) -> dict:
         return {**asdict(self), "commit": self.commit}
 
 
-def parse_app_inspect(output: str) -> tuple[str | None, bool, str | None]:
-    """`{{.Image}}|{{.State.Running}}|<label>` → (image id, running, label or None)."""
-    parts = output.strip().split("|")
-    if len(parts) != 3 or not parts[0]:
-        return None, False, None
-    label = parts[2].strip()
-    return parts[0], parts[1] == "true", (label if label and label != "<no value>" else None)
-
-
-def read(d) -> Serving:
+def read(deploy: Deploy) -> Serving:
     """Read-only probes through the deploy's journaled runner (quiet: they are facts, not actions)."""
-    inspect = d.run(docker.inspect_format(d.params.app_container, _TEMPLATE, kind="container"),
-                    check=False, quiet=True)
-    image, running, label = parse_app_inspect(inspect.stdout) if inspect.ok else (None, False, None)
-    healthy = d.run(host_commands.http_status(d.params.health_url), check=False, quiet=True).stdout.strip() == "200"
-    body = d.run(host_commands.http_body(d.params.version_url), check=False, quiet=True)
-    version = body.stdout.strip()[:200] if body.ok else None
-    return Serving(image=image, running=running, label_commit=label, version=version or None, healthy=healthy)
+    container = app.container.read(deploy.run, deploy.params.app_container, check=False, quiet=True)
+    status = app.health.read(deploy.run, deploy.params.health_url, check=False, quiet=True)
+    version = app.version.read(deploy.run, deploy.params.version_url, check=False, quiet=True)
+    return Serving(image=container.image if container else None,
+                   running=container.running if container else False,
+                   label_commit=container.label_commit if container else None,
+                   version=version[:VERSION_LIMIT] if version else None, healthy=status == 200)
 
-
-def short(image: str | None) -> str:
-    return (image or "none").removeprefix("sha256:")[:12]

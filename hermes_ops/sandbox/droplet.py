@@ -12,6 +12,8 @@ import socket
 import time
 from pathlib import Path
 
+from hermes_ops.facts import Fact, containers, images
+from hermes_ops.facts.containers import ContainerState
 from hermes_ops.sandbox.config import SandboxConfig
 from hermes_ops.sandbox.local import SandboxError, output, run_local
 
@@ -121,11 +123,16 @@ def wait_for_ssh_banner(address: str, port: int, timeout: float = 30) -> None:
                        host="localhost", hint="see `docker logs` of the droplet container")
 
 
-def container_state(docker: str, env: dict[str, str], name: str) -> str | None:
+def read_fact(docker: str, env: dict[str, str], fact: Fact, *arguments, timeout: float = 30):
+    """A fact about the sandbox's own engine, read with the local docker CLI at `docker`."""
+    argv = fact.command(*arguments)
+    completed = run_local([docker, *argv[1:]], timeout=timeout, env=env, check=False)
+    return fact.value(completed.stdout.decode(errors="replace"), ok=completed.returncode == 0)
+
+
+def container_state(docker: str, env: dict[str, str], name: str) -> ContainerState | None:
     """`running`, `exited`, …, or None if there is no such container."""
-    completed = run_local([docker, "inspect", "--type", "container", "--format", "{{.State.Status}}", name],
-                          timeout=30, env=env, check=False)
-    return completed.stdout.decode().strip() if completed.returncode == 0 else None
+    return read_fact(docker, env, containers.state, name)
 
 
 def droplet_environment(config: SandboxConfig) -> dict[str, str]:
@@ -141,5 +148,4 @@ def droplet_environment(config: SandboxConfig) -> dict[str, str]:
 
 
 def image_id(docker: str, env: dict[str, str], image: str) -> str | None:
-    completed = run_local([docker, "image", "inspect", "--format", "{{.Id}}", image], timeout=30, env=env, check=False)
-    return completed.stdout.decode().strip() if completed.returncode == 0 else None
+    return read_fact(docker, env, images.image_id, image)

@@ -14,6 +14,9 @@ from pathlib import Path
 import yaml
 
 from hermes_ops.commands import docker as docker_commands
+from hermes_ops.facts import app as app_facts
+from hermes_ops.facts import containers as container_facts
+from hermes_ops.facts import images as image_facts
 from hermes_ops.sandbox import baseimage, droplet, engine, origin
 from hermes_ops.sandbox.config import CONFIG_FILE, SandboxConfig
 from hermes_ops.sandbox.local import SandboxError, run_local
@@ -231,12 +234,13 @@ class SandboxHost:
         containers = {}
         reachable = self._existing_engine()
         for name in (self.config.droplet_container, self.config.admin_container, self.config.app_container):
-            containers[name] = droplet.container_state(self.docker, reachable.env, name) if reachable else None
+            state = droplet.container_state(self.docker, reachable.env, name) if reachable else None
+            containers[name] = state.value if state else None  # plain words: `status` prints this dict
         facts["containers"] = containers
         health_code, _ = http_get(self.config.health_url)
         version_code, version = http_get(self.config.version_url)
         facts["healthy"] = health_code == 200
-        facts["serving_version"] = version.strip() if version_code == 200 else None
+        facts["serving_version"] = app_facts.version.value(version, ok=version_code == 200)
         facts["up"] = facts["healthy"] and all(state == "running" for state in containers.values())
         return facts
 
@@ -272,10 +276,12 @@ class SandboxHost:
         run = lambda *args: run_local([self.docker, *args], timeout=120, env=reachable.env, check=False)  # noqa: E731
         # The droplet first: its supervisor would respawn the app.
         run("rm", "--force", self.config.droplet_container)
-        names = run("ps", "--all", "--quiet", "--filter", label_filter).stdout.decode().split()
+        names = droplet.read_fact(self.docker, reachable.env, container_facts.ids_matching, label_filter,
+                                  timeout=120)
         if names:
             run("rm", "--force", *names)
-        images = run("images", "--quiet", "--filter", label_filter).stdout.decode().split()
+        images = droplet.read_fact(self.docker, reachable.env, image_facts.ids_matching, label_filter,
+                                   timeout=120)
         if images:
             run("rmi", "--force", *sorted(set(images)))
 
