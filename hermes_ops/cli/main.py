@@ -57,30 +57,27 @@ def sandbox_commit(args) -> int:
 
 
 def rehearse(args) -> int:
-    from hermes_ops.sandbox.rehearsal import rehearse as run_rehearsal
+    from hermes_ops.sandbox import rehearsal
 
-    run = run_rehearsal(state_dir=args.state_dir, records_dir=args.records_dir)
-    return _report(run)
+    return _report(rehearsal.rehearse(state_dir=args.state_dir, records_dir=args.records_dir))
 
 
 def deploy(args) -> int:
-    from hermes_ops.records.headless import deploy as run_deploy
+    from hermes_ops.records import headless
 
     overrides = list(args.parameter or [])
     if args.resume:
         overrides.append(("resume", args.resume))
     if args.dry_run:
         overrides.append(("dry_run", "true"))
-    run = run_deploy(args.params_file, overrides, records_dir=args.records_dir)
-    return _report(run)
+    return _report(headless.deploy(args.params_file, overrides, records_dir=args.records_dir))
 
 
 def rollback(args) -> int:
-    from hermes_ops.records.headless import deploy as run_deploy
+    from hermes_ops.records import headless
 
     overrides = list(args.parameter or []) + ([("rollback_to", args.to)] if args.to else [])
-    run = run_deploy(args.params_file, overrides, records_dir=args.records_dir, notebook="rollback.ipynb")
-    return _report(run)
+    return _report(headless.rollback(args.params_file, overrides, records_dir=args.records_dir))
 
 
 def lock_command(args) -> int:
@@ -94,7 +91,7 @@ def lock_command(args) -> int:
 
 
 def list_records(args) -> int:
-    from hermes_ops.records import store as records
+    from hermes_ops.records import store
     from hermes_ops.runbook import abandoned
 
     if args.host:
@@ -102,12 +99,12 @@ def list_records(args) -> int:
 
         print(read_host_log(args.params_file, args.parameter or []))
         return 0
-    records_dir = Path(args.records_dir or records.default_records_dir())
+    records_dir = Path(args.records_dir or store.default_records_dir())
     if records_dir.is_dir() and not records_dir.is_symlink():
         for journal in abandoned.close(records_dir):
             print(f"run {journal['run_id']} was abandoned (its process is gone): recorded as such; the next "
                   "deploy writes its host log line", file=sys.stderr)
-    rows = records.list_records(records_dir)
+    rows = store.list_records(records_dir)
     print(f"{'started (UTC)':19}  {'operator':20}  {'host':10}  {'commit':17}  {'outcome':12}  duration")
     for row in rows:
         duration = f"{row.duration:.1f}s" if row.duration is not None else "?"
@@ -136,12 +133,12 @@ def lab(args) -> int:
 
 
 def hostkey(args) -> int:
-    from hermes_ops.cli import hostkey as hostkey_cli
+    from hermes_ops.cli import hostkey
 
     if args.hostkey_command == "show":
-        print(hostkey_cli.show(args.host, args.port))
+        print(hostkey.show(args.host, args.port))
     else:
-        print(hostkey_cli.pin(args.host, args.port, args.known_hosts, args.fingerprint, replace=args.replace))
+        print(hostkey.pin(args.host, args.port, args.known_hosts, args.fingerprint, replace=args.replace))
     return 0
 
 

@@ -6,7 +6,7 @@ steps to it. Anywhere else (papermill, nbclient, nbval) it prints nothing and re
 the cells run the steps as before.
 
 The package: `detect` (is a person looking?), `state` (what is shown and allowed, from the
-journal), `controller` (clicks to actions, run off the kernel's main thread), `view` (widgets).
+deploy's record), `controller` (clicks to actions, run off the kernel's main thread), `view` (widgets).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class StepConsole:
         return self.view.widget
 
     def __repr__(self) -> str:
-        return f"<StepConsole run={self.deploy.run_id} outcome={self.deploy.journal.data.get('outcome')}>"
+        return f"<StepConsole run={self.deploy.run_id} outcome={self.deploy.record.outcome}>"
 
 
 def show_console(deploy) -> StepConsole | None:

@@ -19,9 +19,9 @@ import time
 import weakref
 from collections.abc import Callable
 
-from hermes_ops.records import store as records
 from hermes_ops.console import state
 from hermes_ops.console.state import Action
+from hermes_ops.records import store
 from hermes_ops.runbook.account import Writer
 
 
@@ -43,8 +43,8 @@ class Controller:
     """Drives one `Deploy` for the console.
 
     Args:
-        deploy: the deploy to drive; it is switched to console mode (its cells then do nothing,
-            and a failed step leaves it open for retry, rollback or stop).
+        deploy: the deploy to drive; it is attached to this console (`Deploy.attach_console`: its
+            cells then do nothing, and a failed step leaves it open for retry, rollback or stop).
         on_change: called (from any thread) whenever what the console shows may have changed.
         on_line: called with (row number or None, text) for every line of the deploy's account.
         start_thread: how work is started; tests pass one that runs it at once.
@@ -70,10 +70,8 @@ class Controller:
         self.retired = False
         self._stop_when_idle = False
         self._lock = threading.RLock()
-        self.original_writer = original_writer or deploy.account.writer
-        deploy.console_active = True
-        deploy.finish_on_failure = False
-        deploy.account.writer = self.write
+        replaced = deploy.attach_console(self.write)
+        self.original_writer = original_writer or replaced
         _open_controllers.add(self)
 
     # -- clicks (kernel main thread) ----------------------------------------------------------------
@@ -179,11 +177,10 @@ class Controller:
         """A finished interactive run becomes a record like a headless one: `records/<stem>.json`."""
         if self.record is not None or not self.deploy.record_path.exists():
             return
-        journal = self.deploy.journal
-        journal.set(console_account=list(self.transcript))
-        journal.save()
-        records_dir = self.deploy.record_path.parent
-        notebook = records.archive(records_dir, self.deploy.run_id, None, fallback=dict(journal.data))
+        deploy = self.deploy
+        deploy.journal.set(console_account=list(self.transcript))
+        deploy.journal.save()
+        notebook = store.archive(deploy.record_path.parent, deploy.run_id, None, fallback=deploy.record)
         self.record = str(notebook.with_suffix(".json"))
 
     # -- the account, as the deploy writes it (any thread) ----------------------------------------

@@ -3,28 +3,50 @@
 The kernel cannot save the notebook; the server can. `hermes-ops lab` starts JupyterLab with
 this hook, so when the operator saves `deploy.ipynb` after an interactive run, the saved
 notebook lands in `records/` beside the run's JSON summary, under the same name.
+
+Which run a notebook belongs to travels in the notebook itself, as output metadata: the
+runbook's parameter-check cell calls `announce_run` (in the kernel), whose output carries
+`{"hermes_ops": {"run_id": ...}}`; `run_id_of` (in the server) reads it back with nbformat.
+Nothing depends on the wording of the line the operator reads.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 from pathlib import Path
 
+import nbformat
+
+from hermes_ops.console.detect import in_jupyter_server
 from hermes_ops.records import store as records
 
-RUN_LINE = re.compile(r"^run (\d{8}T\d{6}Z-[0-9a-f]{6}): ", re.MULTILINE)
+METADATA_KEY = "hermes_ops"
 
 
-def run_id_of(notebook: dict) -> str | None:
-    """The run id the notebook's validation cell printed (the last one, if the cell ran twice)."""
+def announce_run(run_id: str, text: str) -> None:
+    """Show `run <run_id>: <text>` under the cell, the output carrying the run id for the save hook.
+
+    In JupyterLab the line is display data whose metadata holds the run id. Headless (papermill,
+    nbclient, nbval: no save hook, and papermill copies only printed output to the terminal)
+    it is printed, exactly as before.
+    """
+    line = f"run {run_id}: {text}"
+    if not in_jupyter_server():
+        print(line)
+        return
+    from IPython.display import publish_display_data
+
+    publish_display_data({"text/plain": line}, metadata={METADATA_KEY: {"run_id": run_id}})
+
+
+def run_id_of(notebook: nbformat.NotebookNode) -> str | None:
+    """The run id an `announce_run` output in `notebook` carries (the last one, if the cell ran twice)."""
     found = None
     for cell in notebook.get("cells", []):
         for output in cell.get("outputs", []):
-            text = output.get("text", "")
-            for match in RUN_LINE.finditer("".join(text) if isinstance(text, list) else text):
-                found = match.group(1)
+            ours = output.get("metadata", {}).get(METADATA_KEY)
+            if isinstance(ours, dict) and isinstance(ours.get("run_id"), str) and ours["run_id"]:
+                found = ours["run_id"]
     return found
 
 
@@ -33,8 +55,8 @@ def copy_to_records(model, os_path, contents_manager=None, records_dir: Path | N
     if model.get("type") != "notebook":
         return None
     try:
-        notebook = json.loads(Path(os_path).read_text())
-    except (OSError, ValueError):
+        notebook = nbformat.read(os_path, as_version=4)
+    except Exception:  # unreadable or not a notebook nbformat accepts: nothing to file, and the save must not fail
         return None
     run_id = run_id_of(notebook)
     if not run_id:

@@ -1,8 +1,8 @@
-"""What the step console shows and allows, worked out from the deploy's journal: no widgets, no threads.
+"""What the step console shows and allows, worked out from the deploy's record: no widgets, no threads.
 
 Every question the console asks ("which step is next?", "may this one run?", "what must the
 operator confirm?", "what failed, and what did it print last?") is answered here from the
-`Deploy` and its journal, so the answers are the same whoever drew the buttons, and the
+`Deploy` and its `Record`, so the answers are the same whoever drew the buttons, and the
 rules can be tested without a browser or a host.
 """
 
@@ -11,13 +11,18 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass
 
-from hermes_ops.runbook.steps import PREFLIGHT, ROLLBACK, RUN_ORDER, STEPS, Step
+from hermes_ops.runbook.record import StepEntry
+from hermes_ops.runbook.vocabulary import PREFLIGHT, ROLLBACK, RUN_ORDER, Outcome, Step, StepStatus, step_numbered
 
 EXIT = 8
-SUCCEEDED = frozenset({"done", "no-op", "skipped", "resumed", "dry-run"})
+# A step with one of these has done its part: the next one may run.
+SUCCEEDED = frozenset({StepStatus.DONE, StepStatus.NO_OP, StepStatus.SKIPPED, StepStatus.RESUMED,
+                       StepStatus.DRY_RUN})
 DESTRUCTIVE = frozenset({6, 7, ROLLBACK.number})
-SUCCESSFUL_OUTCOMES = frozenset({"success", "nothing-new", "dry-run"})
 LAST_LINES = 12
+# The console's words for a step the record has no entry for (yet).
+PENDING = "pending"
+NOT_RUN = "not run"
 
 
 @dataclass(frozen=True)
@@ -41,11 +46,7 @@ class Action:
 
 
 def step_of(number: int) -> Step:
-    if number == PREFLIGHT.number:
-        return PREFLIGHT
-    if number == ROLLBACK.number:
-        return ROLLBACK
-    return STEPS[number - 1]
+    return step_numbered(number)
 
 
 def step_label(number: int) -> str:
@@ -57,24 +58,21 @@ def step_label(number: int) -> str:
     return f"step {number} · {step_of(number).title}"
 
 
-def journal_entries(deploy) -> dict[int, dict]:
-    """The latest journal entry of each step number (a retried step has one entry per attempt)."""
-    latest: dict[int, dict] = {}
-    for entry in deploy.journal.data.get("steps", []):
-        latest[entry["number"]] = entry
-    return latest
+def journal_entries(deploy) -> dict[int, StepEntry]:
+    """The latest record entry of each step number (a retried step has one entry per attempt)."""
+    return deploy.record.latest_steps()
 
 
-def status_of(deploy, number: int, running: int | None = None) -> str:
-    """pending | running | done | no-op | skipped | resumed | dry-run | failed | not run."""
+def status_of(deploy, number: int, running: int | None = None) -> StepStatus | str:
+    """A `StepStatus` (running, done, no-op, skipped, resumed, dry-run, failed), or pending | not run."""
     if number == running:
-        return "running"
+        return StepStatus.RUNNING
     if number == EXIT:
-        return "done" if deploy.finished else "pending"
+        return StepStatus.DONE if deploy.finished else PENDING
     entry = journal_entries(deploy).get(number)
     if entry is None:
-        return "not run" if deploy.finished else "pending"
-    return entry["status"]
+        return NOT_RUN if deploy.finished else PENDING
+    return entry.status
 
 
 def next_step(deploy) -> int | None:
@@ -100,7 +98,7 @@ def refusal(deploy, action: Action, *, busy: Action | None = None, confirming: A
     if confirming is not None:
         return f"answer the confirmation for {confirming.label} first"
     if deploy.finished:
-        return (f"this deploy has finished ({deploy.journal.data.get('outcome')}); run the notebook from the top "
+        return (f"this deploy has finished ({deploy.record.outcome}); run the notebook from the top "
                 "for a new one")
     if action.kind == "stop":
         return None
@@ -143,7 +141,7 @@ def host_text(deploy) -> str:
     """`texasca2 (core@127.0.0.1:2222)`: the name the host gives itself once connected, and where it is."""
     params = deploy.params
     where = f"{params.user}@{params.host}:{params.port}"
-    hostname = deploy.journal.data.get("facts", {}).get("hostname")
+    hostname = deploy.record.facts.get("hostname")
     return f"{hostname} ({where})" if hostname else where
 
 
@@ -152,7 +150,7 @@ def commit_text(deploy) -> str:
     commit = deploy.commit_after
     if not commit:
         return "the commit pulled in step 4"
-    changelog = deploy.journal.data.get("changelog") or []
+    changelog = deploy.record.changelog
     if not changelog:
         return f"commit {commit[:12]}"
     more = f" and {len(changelog) - 1} more" if len(changelog) > 1 else ""
@@ -195,10 +193,10 @@ def failure_report(deploy, error: BaseException | None = None, account_lines=(),
     failed = deploy.failed_step
     if failed is None:
         return None
-    entry = journal_entries(deploy).get(failed.number, {})
+    entry = journal_entries(deploy).get(failed.number) or StepEntry(failed.number)
     cause = getattr(error, "__cause__", None) or error
-    message = getattr(cause, "message", None) or entry.get("error") or ""
-    headline = f"{step_label(failed.number)} failed: {entry.get('summary') or (message.splitlines() or [''])[0]}"
+    message = getattr(cause, "message", None) or entry.error or ""
+    headline = f"{step_label(failed.number)} failed: {entry.summary or (message.splitlines() or [''])[0]}"
     result = getattr(cause, "result", None)
     if result is not None:
         lines = [line for stream in ("stderr", "stdout") for line in result.tail(count, stream).splitlines()]
@@ -214,26 +212,25 @@ def failure_report(deploy, error: BaseException | None = None, account_lines=(),
 def banner(deploy, *, busy: Action | None = None, confirming: Action | None = None,
            record: str | None = None) -> tuple[str, str]:
     """The console's one-line state, and its tone: success | warning | failure | active | neutral."""
-    data = deploy.journal.data
+    run = deploy.record
     if deploy.finished:
-        outcome = data.get("outcome")
+        outcome = run.outcome
         closed = "deploy lock released, SSH session closed"
         where = f" · record: {record}" if record else ""
-        serving = (data.get("commit_after") or data.get("commit_before") or "")[:12]
-        host = data.get("facts", {}).get("hostname") or deploy.params.host
-        if outcome == "success":
+        serving = (run.commit_after or run.commit_before or "")[:12]
+        host = run.facts.get("hostname") or deploy.params.host
+        if outcome == Outcome.SUCCESS:
             return f"✔ Deploy succeeded: {host} serves {serving} · {closed}{where}", "success"
-        if outcome == "nothing-new":
+        if outcome == Outcome.NOTHING_NEW:
             return f"✔ Nothing new to deploy: {host} already serves {serving} · {closed}{where}", "success"
-        if outcome == "dry-run":
+        if outcome == Outcome.DRY_RUN:
             return f"✔ Dry run finished: nothing was changed on {host} · {closed}{where}", "success"
-        if outcome == "rolled-back":
+        if outcome == Outcome.ROLLED_BACK:
             return f"↩ Rolled back: {host} serves {serving} again · {closed}{where}", "warning"
-        if outcome == "stopped":
-            steps = data.get("steps") or []
-            after = f"after {step_label(steps[-1]['number'])}" if steps else "before step 1"
+        if outcome == Outcome.STOPPED:
+            after = f"after {step_label(run.steps[-1].number)}" if run.steps else "before step 1"
             return f"■ Deploy stopped by the operator {after} · {closed}{where}", "warning"
-        at = f" at step {data['failed_step']}" if data.get("failed_step") else ""
+        at = f" at step {run.failed_step}" if run.failed_step else ""
         return f"✘ Deploy {outcome}{at} · {closed}{where}", "failure"
     if busy is not None:
         return f"Running {busy.label} …", "active"

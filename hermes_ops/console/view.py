@@ -19,10 +19,12 @@ from hermes_ops.console import state
 from hermes_ops.console.controller import Controller
 from hermes_ops.console.state import Action
 from hermes_ops.runbook.account import display_path
+from hermes_ops.runbook.vocabulary import StepStatus
 
 ROWS = state.RUN_ORDER + (state.ROLLBACK.number,)
 TICK_SECONDS = 0.5
-COLOURS = {"pending": "#757575", "not run": "#9e9e9e", "running": "#1565c0", "failed": "#c62828"}
+COLOURS = {state.PENDING: "#757575", state.NOT_RUN: "#9e9e9e", StepStatus.RUNNING: "#1565c0",
+           StepStatus.FAILED: "#c62828"}
 SUCCESS_COLOUR = "#2e7d32"
 AUTO_WIDTH = {"width": "auto"}
 TONES = {"success": ("#e8f5e9", "#1b5e20"), "failure": ("#ffebee", "#b71c1c"), "warning": ("#fff8e1", "#e65100"),
@@ -79,7 +81,7 @@ class StepRow:
         self.box = _classed(widgets.VBox([widgets.HBox(controls, layout=widgets.Layout(align_items="center")),
                                           self.output]), "hermes-row", row_class(number))
 
-    def draw(self, status: str, elapsed: str, summary: str, run_enabled: bool, why_not: str) -> None:
+    def draw(self, status: StepStatus | str, elapsed: str, summary: str, run_enabled: bool, why_not: str) -> None:
         colour = SUCCESS_COLOUR if status in state.SUCCEEDED else COLOURS.get(status, "#757575")
         badge = (f"<span style='color:{colour};font-weight:600' data-status='{html.escape(status)}'>"
                  f"{html.escape(status)}</span>")
@@ -201,16 +203,16 @@ class ConsoleView:
         entries = state.journal_entries(deploy)
         running = busy.number if busy is not None else None
         for number, row in self.rows.items():
-            entry = entries.get(number, {})
+            entry = entries.get(number)
             if number == running:
                 elapsed = f"{controller.elapsed() or 0:.1f}s"
-            elif entry.get("duration") is not None:
-                elapsed = f"{entry['duration']:.1f}s"
+            elif entry is not None and entry.duration is not None:
+                elapsed = f"{entry.duration:.1f}s"
             else:
                 elapsed = ""
-            summary = entry.get("summary") or ""
+            summary = (entry.summary if entry is not None else None) or ""
             if number == state.EXIT and deploy.finished:
-                summary = f"outcome: {deploy.journal.data.get('outcome')}"
+                summary = f"outcome: {deploy.record.outcome}"
             why_not = "" if number == wanted else (controller.refusal(Action.run(number)) or "")
             row.draw(state.status_of(deploy, number, running), elapsed, summary[:110], number == wanted, why_not)
             if number == state.ROLLBACK.number:

@@ -1,4 +1,5 @@
-"""Headless deploys: validate the parameters, run the runbook notebook with papermill, archive the record."""
+"""Headless runs: validate the parameters, run a runbook notebook (deploy or rollback) with papermill, archive
+the record."""
 
 from __future__ import annotations
 
@@ -9,31 +10,44 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hermes_ops.records import store as records
 from hermes_ops.errors import ConfigError
 from hermes_ops.params import DeployParameters
 from hermes_ops.params_file import load_parameters
-from hermes_ops.runbook import resume as resume_support
+from hermes_ops.records import store
+from hermes_ops.runbook import resume
 from hermes_ops.runbook.journal import check_records_dir, new_run_id, utc_now
+from hermes_ops.runbook.record import Record
+from hermes_ops.runbook.vocabulary import DEPLOY_SUCCESS, ROLLBACK_SUCCESS, Outcome
 
-__all__ = ["HeadlessRun", "deploy", "load_parameters"]
+__all__ = ["HeadlessRun", "deploy", "load_parameters", "rollback", "run_runbook"]
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-SUCCESSFUL_OUTCOMES = {"deploy.ipynb": ("success", "nothing-new", "dry-run"),
-                       "rollback.ipynb": ("rolled-back", "dry-run")}
 RECORD_SCHEME = "hermes-record://"
+
+
+@dataclass(frozen=True)
+class Runbook:
+    """A runbook notebook papermill can run: the kind of run it records, and the outcomes that mean it worked."""
+
+    notebook: str
+    kind: str
+    successful_outcomes: frozenset[Outcome]
+
+
+RUNBOOKS = {runbook.notebook: runbook for runbook in (Runbook("deploy.ipynb", "deploy", DEPLOY_SUCCESS),
+                                                       Runbook("rollback.ipynb", "rollback", ROLLBACK_SUCCESS))}
 
 
 @dataclass(frozen=True)
 class HeadlessRun:
     record: Path
-    outcome: str
+    outcome: Outcome | str
     notebook: str = "deploy.ipynb"
     record_error: str | None = None  # the executed notebook could not always be saved (e.g. a full disk)
 
     @property
     def succeeded(self) -> bool:
-        return self.outcome in SUCCESSFUL_OUTCOMES[self.notebook]
+        return self.outcome in RUNBOOKS[self.notebook].successful_outcomes
 
 
 class _RecordNotebookWriter:
@@ -71,22 +85,50 @@ def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None 
     if values.get("run_id"):
         raise ConfigError("run_id is not a parameter you set: every run gets a new, generated id",
                           step="parameters", hint="drop run_id; to continue an earlier run, use --resume RUN_ID")
-    records_dir = Path(records_dir or values.get("records_dir") or records.default_records_dir()).absolute()
+    records_dir = Path(records_dir or values.get("records_dir") or store.default_records_dir()).absolute()
     check_records_dir(records_dir)
     values.update(records_dir=str(records_dir), run_id=new_run_id())
     params = DeployParameters(**values).resolved()
     if params.resume:
-        resume_support.load(params)  # an unknown or finished run is refused here, with nothing run
+        resume.load(params)  # an unknown or finished run is refused here, with nothing run
     return values, records_dir
 
 
 def deploy(params_file: Path | None, overrides: list[tuple[str, str]] = (), *, records_dir: Path | None = None,
-           notebook: str = "deploy.ipynb", stream=sys.stdout) -> HeadlessRun:
-    """Run `notebooks/<notebook>` with papermill; the record is archived whatever the outcome."""
+           stream=sys.stdout) -> HeadlessRun:
+    """Deploy: run `notebooks/deploy.ipynb` headless (see `run_runbook`)."""
+    return run_runbook("deploy.ipynb", params_file, overrides, records_dir=records_dir, stream=stream)
+
+
+def rollback(params_file: Path | None, overrides: list[tuple[str, str]] = (), *, records_dir: Path | None = None,
+             stream=sys.stdout) -> HeadlessRun:
+    """Roll back: run `notebooks/rollback.ipynb` headless (see `run_runbook`)."""
+    return run_runbook("rollback.ipynb", params_file, overrides, records_dir=records_dir, stream=stream)
+
+
+def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[str, str]] = (), *,
+                records_dir: Path | None = None, stream=sys.stdout) -> HeadlessRun:
+    """Run `notebooks/<notebook>` (one of `RUNBOOKS`) with papermill; the record is archived whatever the outcome.
+
+    Args:
+        notebook: `deploy.ipynb` or `rollback.ipynb`.
+        params_file: a YAML parameters file (None: the notebook's defaults).
+        overrides: (name, value) pairs, each value read as YAML, applied over the file.
+        records_dir: where the record goes (default: the parameters', else `records/`).
+        stream: where the notebook's output streams as it runs.
+
+    Returns:
+        The run: the archived notebook's path, its outcome, whether that counts as success.
+
+    Raises:
+        ConfigError: the parameters are refused; nothing was run.
+        RecordWriteError: no record can be started or archived in `records_dir`.
+    """
     import papermill
     from papermill.exceptions import PapermillExecutionError
     from papermill.iorw import papermill_io
 
+    runbook = RUNBOOKS[notebook]
     values, records_dir = prepare(params_file, overrides, records_dir=records_dir)
     run_id = values["run_id"]
     records_dir.mkdir(parents=True, exist_ok=True)
@@ -94,14 +136,14 @@ def deploy(params_file: Path | None, overrides: list[tuple[str, str]] = (), *, r
     try:
         executed.open("x").close()  # ours from now on; never someone else's file
     except OSError as error:
-        raise records.RecordWriteError(f"cannot start a record in {records_dir}: {error}", step="records",
-                                       host="this machine", hint="free space or fix permissions there; "
-                                       "nothing was run") from None
+        raise store.RecordWriteError(f"cannot start a record in {records_dir}: {error}", step="records",
+                                     host="this machine", hint="free space or fix permissions there; "
+                                     "nothing was run") from None
     writer = _RecordNotebookWriter()
     papermill_io.register(RECORD_SCHEME, writer)
-    started_at = utc_now().isoformat()
-    fallback = {"run_id": run_id, "started_at": started_at, "outcome": "failed", "failure": None,
-                "operator": values.get("operator"), "parameters": values, "facts": {}}
+    # What the record says if the notebook never got as far as its own journal (a refused parameter).
+    fallback = Record(run_id=run_id, kind=runbook.kind, started_at=utc_now().isoformat(), outcome=Outcome.FAILED,
+                      operator=values.get("operator"), parameters=values)
     try:
         with _termination_reaches_the_kernel():
             papermill.execute_notebook(
@@ -109,14 +151,14 @@ def deploy(params_file: Path | None, overrides: list[tuple[str, str]] = (), *, r
                 kernel_name="python3", progress_bar=False, stdout_file=stream, stderr_file=sys.stderr,
             )
     except PapermillExecutionError as error:
-        fallback["failure"] = f"{error.ename}: {error.evalue}"  # the journal, if any, says more
+        fallback.failure = f"{error.ename}: {error.evalue}"  # the journal, if any, says more
     except KeyboardInterrupt:
-        fallback.update(outcome="interrupted", failure="interrupted before the runbook could record it")
+        fallback.update(outcome=Outcome.INTERRUPTED, failure="interrupted before the runbook could record it")
         raise
     finally:
-        record = records.archive(records_dir, run_id, executed, fallback=fallback)
-    journal = records.load_journal(record.with_suffix(".json")) or {}
-    return HeadlessRun(record, journal.get("outcome", "failed"), notebook, writer.error)
+        notebook_path = store.archive(records_dir, run_id, executed, fallback=fallback)
+    archived = store.load_record(notebook_path.with_suffix(".json"))
+    return HeadlessRun(notebook_path, archived.outcome if archived else Outcome.FAILED, notebook, writer.error)
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 `refresh()` re-executes the notebooks in place against the sandbox; CI re-executes them with
 `pytest --nbval` and compares through `notebooks/nbval_sanitize.cfg`. Both start from the same
-sandbox state, prepared here, so the outputs match line for line apart from what legitimately varies.
+sandbox state, prepared here, and run their kernels with `KERNEL_ENVIRONMENT`, so the outputs match
+line for line apart from what legitimately varies.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from hermes_ops.sandbox.rehearsal import catch_up
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 DOCS_OPERATOR = "Ada Operator"
+# Set in a living notebook's kernel, which runs the notebook as stored (no parameter is injected): the
+# operator's name would otherwise default to whoever runs it ($HERMES_OPS_OPERATOR, git's user.name).
+KERNEL_ENVIRONMENT = {"HERMES_OPS_OPERATOR": DOCS_OPERATOR}
 DOCS_CHANGE = "Docs rehearsal: a visible change"
 LIVING_NOTEBOOKS = ("deploy.ipynb", "rollback.ipynb")
 
@@ -27,7 +31,6 @@ def prepare_sandbox(notebook: str = "deploy.ipynb") -> SandboxHost:
 
     The rollback runbook then finds what a real rollback finds: a current and a previous image.
     """
-    os.environ["HERMES_OPS_OPERATOR"] = DOCS_OPERATOR
     host = SandboxHost(SandboxConfig.load_or_default(None))
     host.up()
     catch_up(host)
@@ -40,11 +43,11 @@ def prepare_sandbox(notebook: str = "deploy.ipynb") -> SandboxHost:
 def _leave_room_for_one_more_image(host: SandboxHost) -> None:
     """The notebook's deploy must prune nothing (its output would vary): keep fewer deploy images than the limit."""
     from hermes_ops.commands import docker
-    from hermes_ops.runbook.steps import COMMIT_TAG
+    from hermes_ops.facts import images
 
     repository = host.config.image_repository
-    listing = host.run_docker(docker.list_repository_tags(repository), timeout=60).stdout.decode()  # newest first
-    tags = [line.split()[0] for line in listing.splitlines() if COMMIT_TAG.fullmatch(line.split()[0])]
+    listing = host.run_docker(docker.list_repository_tags(repository), timeout=60).stdout.decode()
+    tags = [image.tag for image in images.deploy_images.value(listing)]  # newest first
     for tag in tags[DeployParameters().keep_images - 1:]:
         host.run_docker(docker.remove_image(f"{repository}:{tag}"), timeout=60, check=False)
 
@@ -59,12 +62,23 @@ def refresh(names: tuple[str, ...] = LIVING_NOTEBOOKS) -> list[Path]:
         path = NOTEBOOKS / name
         notebook = nbformat.read(path, as_version=4)
         NotebookClient(notebook, kernel_name="python3", timeout=1800,
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute(env=kernel_environment())
         strip_volatile_metadata(notebook)
         nbformat.validate(notebook)
         nbformat.write(notebook, path)
         written.append(path)
     return written
+
+
+def kernel_environment() -> dict[str, str]:
+    """The environment of a living notebook's kernel: this process's, with `KERNEL_ENVIRONMENT` set.
+
+    Without `JPY_SESSION_NAME`: inherited from a JupyterLab terminal and passed on explicitly, it would
+    be written into the kernel's connection file, and the kernel would take itself for a person's
+    (`console.detect`) and show the step console.
+    """
+    environment = {name: value for name, value in os.environ.items() if name != "JPY_SESSION_NAME"}
+    return {**environment, **KERNEL_ENVIRONMENT}
 
 
 def strip_volatile_metadata(notebook) -> None:

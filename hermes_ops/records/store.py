@@ -6,14 +6,18 @@ notebook, its JSON summary (the journal) and an HTML rendering for people withou
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from hermes_ops.errors import HermesOpsError
+from hermes_ops.runbook.record import Record, RecordFiles, as_record, load_record
+from hermes_ops.runbook.vocabulary import Outcome
 from hermes_ops.secrets import mask_data
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -25,16 +29,21 @@ def default_records_dir() -> Path:
     return Path(os.environ.get("HERMES_RECORDS_DIR") or DEFAULT_RECORDS_DIR)
 
 
-def record_stem(journal: dict) -> str:
-    """`20261127T044009Z_texasca2_bb556dc06ae8_success`: sortable by time, readable in `ls`."""
-    started = datetime.datetime.fromisoformat(journal["started_at"]).astimezone(datetime.timezone.utc)
-    host = journal.get("facts", {}).get("hostname") or journal.get("parameters", {}).get("host") or "unknown-host"
-    commit = (journal.get("commit_after") or journal.get("commit_before") or "nocommit")[:12]
-    parts = [started.strftime("%Y%m%dT%H%M%SZ"), host, commit, journal.get("outcome") or "unknown"]
+def record_stem(record: Record | Mapping) -> str:
+    """`20261127T044009Z_texasca2_bb556dc06ae8_success`: sortable by time, readable in `ls`.
+
+    `record` is a `Record` or its JSON form (a journal's `data`).
+    """
+    record = as_record(record)
+    started = datetime.datetime.fromisoformat(record.started_at).astimezone(datetime.timezone.utc)
+    host = record.facts.get("hostname") or record.parameters.get("host") or "unknown-host"
+    commit = (record.commit_after or record.commit_before or "nocommit")[:12]
+    parts = [started.strftime("%Y%m%dT%H%M%SZ"), host, commit, str(record.outcome) or "unknown"]
     return "_".join(_UNSAFE.sub("-", part) for part in parts)
 
 
 def load_journal(path: Path) -> dict | None:
+    """The JSON in `path` as it is (None if unreadable); `load_record` reads it as a `Record`."""
     try:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
@@ -45,27 +54,30 @@ class RecordWriteError(HermesOpsError):
     """The record could not be written on this machine (a full disk, a read-only folder)."""
 
 
-def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, fallback: dict,
-            replace_journal: dict | None = None) -> Path:
+def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, fallback: Record | Mapping,
+            replace_journal: Record | None = None) -> Path:
     """Rename the run's journal and notebook to the record stem, render HTML; returns the notebook's path.
 
-    `fallback` is the journal to write when the run died before its own journal existed
-    (e.g. a parameter was refused in the validation cell); `replace_journal` overrides what the
-    journal file says (closing an abandoned run). Every file is created exclusively: an existing
-    file is never overwritten, and only this run's own journal is removed.
+    `fallback` is the record to write when the run died before its own journal existed
+    (e.g. a parameter was refused in the validation cell), and gives the outcome of a journal
+    left running; `replace_journal` overrides what the journal file says (closing an abandoned
+    run). Neither is changed. Every file is created exclusively: an existing file is never
+    overwritten, and only this run's own journal is removed.
     """
+    fallback = as_record(fallback)
     journal_path = records_dir / f"{run_id}.json"
-    journal = replace_journal or load_journal(journal_path) or fallback
-    if journal.get("run_id") != run_id:  # a file named after our run id that is not our journal: leave it alone
-        journal, journal_path = fallback, None
-    if journal.get("outcome") == "running":  # the kernel died before the runbook could finish its journal
-        journal.update(outcome=fallback["outcome"], failure=fallback.get("failure")
-                       or "the run ended before its journal was finished")
-    stem = _free_stem(records_dir, record_stem(journal), run_id)
-    journal["record"] = {"notebook": f"{stem}.ipynb", "html": f"{stem}.html", "summary": f"{stem}.json"}
+    record = replace_journal or load_record(journal_path) or fallback
+    if record.run_id != run_id:  # a file named after our run id that is not our journal: leave it alone
+        record, journal_path = fallback, None
+    record = dataclasses.replace(record)
+    if record.outcome == Outcome.RUNNING:  # the kernel died before the runbook could finish its journal
+        record.update(outcome=fallback.outcome, failure=fallback.failure
+                      or "the run ended before its journal was finished")
+    stem = _free_stem(records_dir, record_stem(record), run_id)
+    record.record = RecordFiles.named(stem)
     target_notebook = records_dir / f"{stem}.ipynb"
     try:
-        _create(records_dir / f"{stem}.json", json.dumps(mask_data(journal), indent=2, default=str) + "\n")
+        _create(records_dir / f"{stem}.json", json.dumps(mask_data(record.to_json()), indent=2, default=str) + "\n")
         if journal_path is not None and journal_path.exists():
             journal_path.unlink()
         if executed_notebook and executed_notebook.exists():
@@ -106,7 +118,7 @@ class RecordRow:
     operator: str
     host: str
     commit: str
-    outcome: str
+    outcome: Outcome | str
     duration: float | None
     path: Path
 
@@ -114,16 +126,16 @@ class RecordRow:
 def list_records(records_dir: Path) -> list[RecordRow]:
     rows = []
     for path in sorted(Path(records_dir).glob("*_*_*_*.json")):
-        journal = load_journal(path)
-        if not journal:
+        record = load_record(path)
+        if record is None:
             continue
         rows.append(RecordRow(
-            started_at=journal.get("started_at", "")[:19].replace("T", " "),
-            operator=journal.get("operator") or "?",
-            host=journal.get("facts", {}).get("hostname") or journal.get("host") or "?",
-            commit=f"{(journal.get('commit_before') or 'none')[:8]}→{(journal.get('commit_after') or 'none')[:8]}",
-            outcome=journal.get("outcome") or "?",
-            duration=journal.get("duration"),
+            started_at=(record.started_at or "")[:19].replace("T", " "),
+            operator=record.operator or "?",
+            host=record.facts.get("hostname") or record.host or "?",
+            commit=f"{(record.commit_before or 'none')[:8]}→{(record.commit_after or 'none')[:8]}",
+            outcome=record.outcome or "?",
+            duration=record.duration,
             path=path.with_suffix(".ipynb"),
         ))
     return rows

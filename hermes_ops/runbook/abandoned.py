@@ -7,6 +7,7 @@ is over: it is archived with outcome `abandoned`, and the next deploy writes its
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -14,17 +15,19 @@ import socket
 from pathlib import Path
 
 from hermes_ops.runbook.journal import process_start_ticks, utc_now
+from hermes_ops.runbook.record import Record, load_record
+from hermes_ops.runbook.vocabulary import Outcome, StepStatus
 
 UNFINISHED_JOURNAL = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{6}\.json")
 FAILURE = ("the deploy process ended without finishing (killed, or its machine stopped); its SSH session and "
            "deploy lock ended with it. What serves now is in the next run's record.")
 
 
-def writer_alive(journal: dict) -> bool:
-    """True if the process that writes `journal` still runs on this machine (or we cannot tell: another machine)."""
-    if journal.get("local_host") != socket.gethostname() or not journal.get("pid"):
+def writer_alive(record: Record) -> bool:
+    """True if the process that writes `record` still runs on this machine (or we cannot tell: another machine)."""
+    if record.local_host != socket.gethostname() or not record.pid:
         return True
-    pid = int(journal["pid"])
+    pid = int(record.pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -33,8 +36,7 @@ def writer_alive(journal: dict) -> bool:
         pass
     if _zombie(pid):
         return False
-    start = journal.get("process_start")
-    return start is None or process_start_ticks(pid) == start
+    return record.process_start is None or process_start_ticks(pid) == record.process_start
 
 
 def _zombie(pid: int) -> bool:
@@ -51,75 +53,72 @@ def find(records_dir: Path) -> list[Path]:
     for path in sorted(Path(records_dir).glob("*.json")):
         if not UNFINISHED_JOURNAL.fullmatch(path.name) or path.is_symlink():
             continue
-        try:
-            journal = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        if journal.get("outcome") == "running" and not writer_alive(journal):
+        record = load_record(path)
+        if record is not None and record.outcome == Outcome.RUNNING and not writer_alive(record):
             found.append(path)
     return found
 
 
 def close(records_dir: Path) -> list[dict]:
-    """Archive every abandoned run in `records_dir` with outcome `abandoned`; returns their journals."""
-    from hermes_ops.records import store as records
+    """Archive every abandoned run in `records_dir` with outcome `abandoned`.
+
+    Returns their records as JSON, each with `record` set to the path of its archived summary
+    (what `mark_logged` needs).
+    """
+    from hermes_ops.records import store
 
     closed = []
     for path in find(records_dir):
-        journal = json.loads(path.read_text())
-        ended = datetime_of(path)
-        journal.update(outcome="abandoned", failure=FAILURE, ended_at=ended, audit_logged=False,
-                       failed_step=_last_step(journal))
-        running_notebook = path.with_name(f"{journal['run_id']}.running.ipynb")
-        record = records.archive(Path(records_dir), journal["run_id"], running_notebook, fallback=journal,
-                                 replace_journal=journal)
-        journal["record"] = str(record.with_suffix(".json"))
-        closed.append(journal)
+        record = load_record(path)
+        if record is None:  # rewritten or removed since `find` read it
+            continue
+        record.update(outcome=Outcome.ABANDONED, failure=FAILURE, ended_at=datetime_of(path), audit_logged=False,
+                      failed_step=_last_step(record))
+        running_notebook = path.with_name(f"{record.run_id}.running.ipynb")
+        archived = store.archive(Path(records_dir), record.run_id, running_notebook, fallback=record,
+                                 replace_journal=record)
+        closed.append({**record.to_json(), "record": str(archived.with_suffix(".json"))})
     return closed
 
 
 def datetime_of(path: Path) -> str:
     """When the run last wrote its journal: the best guess of when it died."""
     try:
-        import datetime
-
         return datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc).isoformat()
     except OSError:
         return utc_now().isoformat()
 
 
-def _last_step(journal: dict) -> str | None:
-    running = [step for step in journal.get("steps", []) if step.get("status") == "running"]
-    step = running[-1] if running else (journal.get("steps") or [None])[-1]
-    if not step:
-        return None
-    return "preflight" if step["number"] == 0 else f"{step['number']} {step['title']}"
+def _last_step(record: Record) -> str | None:
+    """The label of the step that was running when the run died (else of its last step)."""
+    running = [step for step in record.steps if step.status == StepStatus.RUNNING]
+    step = running[-1] if running else (record.steps or [None])[-1]
+    return step.label if step else None
 
 
 def mark_logged(journal: dict, line: str) -> None:
-    """Note in the abandoned run's own record that its host log line is written (so it is written once)."""
+    """Note in the abandoned run's own record that its host log line is written (so it is written once).
+
+    `journal` is one of `close`'s or `unlogged`'s: its `record` is the path of the archived summary.
+    """
     path = Path(journal.get("record") or "")
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+    record = load_record(path)
+    if record is None:
         return
-    data.update(audit_line=line, audit_logged=True)
+    record.update(audit_line=line, audit_logged=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        partial.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        partial.write_text(json.dumps(record.to_json(), indent=2, default=str) + "\n")
         os.replace(partial, path)
     except OSError:
         partial.unlink(missing_ok=True)
 
 
 def unlogged(records_dir: Path) -> list[dict]:
-    """Archived abandoned runs whose host log line no deploy has written yet."""
-    from hermes_ops.records import store as records
-
+    """Archived abandoned runs whose host log line no deploy has written yet, as `close` returns them."""
     pending = []
     for path in sorted(Path(records_dir).glob("*_abandoned*.json")):
-        journal = records.load_journal(path)
-        if journal and journal.get("outcome") == "abandoned" and not journal.get("audit_logged"):
-            journal["record"] = str(path)
-            pending.append(journal)
+        record = load_record(path)
+        if record is not None and record.outcome == Outcome.ABANDONED and not record.audit_logged:
+            pending.append({**record.to_json(), "record": str(path)})
     return pending

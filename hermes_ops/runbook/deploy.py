@@ -16,21 +16,21 @@ from pathlib import Path
 
 from hermes_ops.commands import docker
 from hermes_ops.commands import host as host_commands
-from hermes_ops.commands import lock as lock_commands
 from hermes_ops.errors import HermesOpsError
-from hermes_ops.runbook.lock import DeployLock
+from hermes_ops.facts import lock as lock_facts
+from hermes_ops.facts.images import short_id
 from hermes_ops.params import DeployParameters, from_namespace
 from hermes_ops.result import Result
-from hermes_ops.runbook import abandoned
-from hermes_ops.runbook import resume as resume_support
-from hermes_ops.runbook import serving
-from hermes_ops.runbook import steps as step_functions
+from hermes_ops.runbook import abandoned, resume, serving, steps
 from hermes_ops.runbook.account import Account, Writer
 from hermes_ops.runbook.audit import format_audit_line
 from hermes_ops.runbook.journal import Journal, new_run_id, utc_now
+from hermes_ops.runbook.lock import DeployLock
+from hermes_ops.runbook.record import Record, StepEntry
 from hermes_ops.runbook.signals import SignalGuard, Terminated
-from hermes_ops.runbook.steps import (PREFLIGHT, ROLLBACK, RUN_ORDER, STEPS, RolledBack, Step, StepError,
-                                      StepOutcome)
+from hermes_ops.runbook.steps import RolledBack, StepError, StepOutcome
+from hermes_ops.runbook.vocabulary import (PREFLIGHT, ROLLBACK, RUN_ORDER, STEPS, Outcome, Step, StepStatus,
+                                           step_numbered)
 from hermes_ops.ssh import DryRunRunner, SSHRunner
 
 
@@ -59,7 +59,7 @@ class Deploy:
         self.journal.set(operator=params.operator, reason=params.reason, dry_run=params.dry_run,
                          host=f"{params.user}@{params.host}:{params.port}", parameters=params.to_record(),
                          commit_before=None, commit_after=None, image_before=None, image_after=None, changelog=[])
-        self.started_at_text = self.journal.data["started_at"]
+        self.started_at_text = self.record.started_at
         self.runner: SSHRunner | None = None
         self.lock = DeployLock(None, host=params.host)
         self.nothing_new = False
@@ -67,13 +67,25 @@ class Deploy:
         self.rolled_back = False
         self.preflight_done = False
         self.finished = False
-        self.console_active = False  # set by the step console: cells then leave the steps to it
-        self.resumed = resume_support.load(params) if params.resume else None
+        self.console_active = False  # see attach_console: cells then leave the steps to the console
+        self.resumed = resume.load(params) if params.resume else None
         if self.resumed:
             self.journal.set(resumed_from=self.resumed.summary())
-        self._current: dict | None = None
+        self._current: StepEntry | None = None
         self.journal.create()
         self.signals = SignalGuard(self._end_on_idle_signal).install()
+
+    def attach_console(self, writer: Writer) -> Writer:
+        """The step console drives this deploy from now on; returns the account's writer it replaces.
+
+        Notebook cells then leave the steps to the console, a failed step stays open for retry,
+        rollback or stop (instead of finishing the deploy), and the account goes to `writer`.
+        """
+        replaced = self.account.writer
+        self.console_active = True
+        self.finish_on_failure = False
+        self.account.writer = writer
+        return replaced
 
     @staticmethod
     def _close_abandoned_runs(records_dir: Path) -> list[dict]:
@@ -90,12 +102,17 @@ class Deploy:
 
     # -- facts the steps share -------------------------------------------------------------------
     @property
+    def record(self) -> Record:
+        """What this run records so far (the journal's `Record`)."""
+        return self.journal.record
+
+    @property
     def commit_after(self) -> str:
-        return self.journal.data["commit_after"] or ""
+        return self.record.commit_after or ""
 
     @property
     def image_after(self) -> str:
-        return self.journal.data["image_after"] or ""
+        return self.record.image_after or ""
 
     @property
     def record_path(self) -> Path:
@@ -143,10 +160,10 @@ class Deploy:
         if self.lock.lost:
             why = "our lock process on the host ended"
         else:
-            answer = self.runner.run(lock_commands.fence(self.run_id), timeout=30).stdout.strip().splitlines()
-            if answer[:1] == ["HELD"]:
+            answer = lock_facts.fence.read(self.runner.run, self.run_id, timeout=30)
+            if answer.state is lock_facts.LockState.HELD:
                 return
-            why = f"the lock now says: {' '.join(answer[1:2]) or 'nothing'}"
+            why = f"the lock now says: {answer.holder or 'nothing'}"
         self.journal.set(lock_lost=True)
         raise LockLost(f"this deploy lost the deploy lock ({why}): someone broke it, and another deploy may be "
                        "running; stopping before any further change", host=self.params.host,
@@ -202,7 +219,7 @@ class Deploy:
 
     def rollback(self) -> StepOutcome:
         """Restore the previous (or `rollback_to`) image as latest, gated like a deploy; ends as rolled-back."""
-        return self._step(ROLLBACK, step_functions.rollback)
+        return self._step(ROLLBACK, steps.rollback)
 
     def _from_cell(self, number: int):
         """A notebook cell's call: when the step console drives this deploy, the cell leaves it to the console."""
@@ -218,8 +235,8 @@ class Deploy:
             if not self.finished:
                 self._finish(self._success_outcome())
             return self.summary()
-        step = PREFLIGHT if number == 0 else STEPS[number - 1]
-        return self._step(step, getattr(step_functions, step.name))
+        step = step_numbered(number)
+        return self._step(step, getattr(steps, step.name))
 
     def run_all(self) -> dict:
         for number in RUN_ORDER:
@@ -230,20 +247,19 @@ class Deploy:
         """End a deploy the operator gave up on: release the lock, close the session, log and record it."""
         if not self.finished:
             failed = self.failed_step
-            self._finish("rolled-back" if self.rolled_back else "failed" if failed else "stopped",
-                         failed_step=f"{failed.number} {failed.title}" if failed else None,
-                         failure=self.journal.data.get("failure"))
+            self._finish(Outcome.ROLLED_BACK if self.rolled_back else Outcome.FAILED if failed else Outcome.STOPPED,
+                         failed_step=failed.label if failed else None, failure=self.record.failure)
         return self.summary()
 
-    def _success_outcome(self) -> str:
+    def _success_outcome(self) -> Outcome:
         if self.dry_run:
-            return "dry-run"
+            return Outcome.DRY_RUN
         if self.rolled_back:
-            return "rolled-back"
-        return "nothing-new" if self.nothing_new else "success"
+            return Outcome.ROLLED_BACK
+        return Outcome.NOTHING_NEW if self.nothing_new else Outcome.SUCCESS
 
     def _step(self, step: Step, function) -> StepOutcome:
-        label = "preflight" if step is PREFLIGHT else f"{step.number} {step.title}"
+        label = step.label
         if self.finished:
             raise DeployFailed(f"this deploy already finished ({self.journal.outcome}); start a new run",
                                step=label, host=self.params.host, hint="re-run the notebook from the top")
@@ -253,7 +269,7 @@ class Deploy:
             self.account.heading(step.number, step.title)
         self.failed_step = None
         started = time.monotonic()
-        self._current = self.journal.begin_step(step.number, step.name, step.title)
+        self._current = self.journal.begin_step(step)
         outer_in_step, self.signals.in_step = self.signals.in_step, True  # preflight may nest in step 3
         self.signals.step_thread = threading.current_thread()
         try:
@@ -281,7 +297,7 @@ class Deploy:
             if step is STEPS[1]:
                 self._log_abandoned_runs()
                 if self.resumed:
-                    resume_support.verify_host(self, self.resumed)
+                    resume.verify_host(self, self.resumed)
         except (Exception, KeyboardInterrupt) as error:
             self.signals.in_step = outer_in_step
             self._fail(step, label, error, time.monotonic() - started)
@@ -294,7 +310,7 @@ class Deploy:
         return outcome
 
     def _lock_holder(self) -> str:
-        target = (self.journal.data.get("target_commit") or self.commit_after or "unknown")[:12]
+        target = (self.record.target_commit or self.commit_after or "unknown")[:12]
         return (f"run={self.run_id} operator={shlex.quote(self.params.operator)} commit={target} "
                 f"since={utc_now().strftime('%Y-%m-%dT%H:%M:%SZ')}")
 
@@ -303,15 +319,15 @@ class Deploy:
         entry = self._current
         self._current = None
         try:
-            self._step(PREFLIGHT, step_functions.preflight)
+            self._step(PREFLIGHT, steps.preflight)
         finally:
             self._current = entry
 
     def _skip_reason(self, step: Step) -> StepOutcome | None:
         if self.resumed and step.number in self.resumed.finished_steps and step.mutating:
-            return StepOutcome("resumed", f"done in run {self.resumed.run_id}; not repeated")
+            return StepOutcome(StepStatus.RESUMED, f"done in run {self.resumed.run_id}; not repeated")
         if step.number in (5, 6, 7) and self.nothing_new:
-            return StepOutcome("skipped", "nothing new to deploy (set force=True to redeploy)")
+            return StepOutcome(StepStatus.SKIPPED, "nothing new to deploy (set force=True to redeploy)")
         return None
 
     def _fail(self, step: Step, label: str, error: BaseException, duration: float):
@@ -320,9 +336,9 @@ class Deploy:
                              f"deploy may be running), and then: {error}", host=self.params.host, step=label,
                              hint="check `hermes-ops lock status` and the host log before deploying again")
         message = error.message if isinstance(error, HermesOpsError) else f"{type(error).__name__}: {error}"
-        self.journal.end_step(self._current, "failed", summary=message.splitlines()[0], error=str(error),
+        self.journal.end_step(self._current, StepStatus.FAILED, summary=message.splitlines()[0], error=str(error),
                               duration=duration)
-        self.account.verdict("failed", duration, message.splitlines()[0])
+        self.account.verdict(StepStatus.FAILED, duration, message.splitlines()[0])
         self._current = None
         self.failed_step = step
         self.journal.set(failure=str(error))
@@ -330,10 +346,11 @@ class Deploy:
         if interrupted:
             self.journal.set(interrupted_by=error.signal_name if isinstance(error, Terminated) else "SIGINT",
                              failure=str(error) or "interrupted (Ctrl-C / SIGINT)")
-            error_text = self.journal.data["failure"]
+            error_text = self.record.failure
         else:
             error_text = str(error)
-        outcome = "interrupted" if interrupted else "rolled-back" if isinstance(error, RolledBack) else "failed"
+        outcome = (Outcome.INTERRUPTED if interrupted else Outcome.ROLLED_BACK if isinstance(error, RolledBack)
+                   else Outcome.FAILED)
         if interrupted or self.finish_on_failure:
             self._finish(outcome, failed_step=label, failure=error_text)
         else:
@@ -346,7 +363,7 @@ class Deploy:
                            ) from error
 
     # -- the end, in every outcome -------------------------------------------------------------------
-    def _finish(self, outcome: str, *, failed_step: str | None = None, failure: str | None = None) -> None:
+    def _finish(self, outcome: Outcome, *, failed_step: str | None = None, failure: str | None = None) -> None:
         """Read what serves, log the run on the host, free the lock, close the session, save the record.
 
         Signals wait until this is done: an impatient second Ctrl-C or SIGTERM must not cut it short.
@@ -379,7 +396,7 @@ class Deploy:
         """SIGTERM/SIGHUP while no step runs (an idle JupyterLab kernel): end the deploy as interrupted."""
         if not self.finished:
             self.journal.set(interrupted_by=signal_name)
-            self._finish("interrupted", failure=f"{signal_name}: the deploy was asked to end between steps")
+            self._finish(Outcome.INTERRUPTED, failure=f"{signal_name}: the deploy was asked to end between steps")
 
     def _read_serving_after(self) -> None:
         """What serves as the run ends, read from the host: the record's last word on production."""
@@ -395,7 +412,7 @@ class Deploy:
         """Host log lines for earlier runs found abandoned in this records directory (their process died)."""
         logged = []
         for journal in self.abandoned_runs:
-            line = self._audit_line(journal)
+            line = self._audit_line(Record.from_json(journal))
             try:
                 self.runner.run(host_commands.append_audit_line(line), timeout=30)
             except HermesOpsError:
@@ -406,22 +423,22 @@ class Deploy:
         if self.abandoned_runs:
             self.journal.set(abandoned_runs=logged)
 
-    def _audit_line(self, data: dict) -> str:
-        """One host log line for the run whose journal is `data` (values quoted: no field can be faked)."""
-        parameters = data.get("parameters") or {}
+    def _audit_line(self, record: Record) -> str:
+        """One host log line for the run `record` describes (values quoted: no field can be faked)."""
+        parameters = record.parameters
         return format_audit_line(utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"), {
-            "kind": data.get("kind", "deploy"),
-            "run": data["run_id"],
-            "operator": data.get("operator") or parameters.get("operator") or "?",
-            "host": (data.get("facts") or {}).get("hostname") or parameters.get("host") or "?",
-            "commit": f"{(data.get('commit_before') or 'none')[:12]}->{(data.get('commit_after') or 'none')[:12]}",
-            "image": step_functions.short_id(data.get("image_after") or data.get("image_before")),
-            "outcome": data["outcome"],
-            "reason": data.get("reason") or parameters.get("reason") or "",
+            "kind": record.kind,
+            "run": record.run_id,
+            "operator": record.operator or parameters.get("operator") or "?",
+            "host": record.facts.get("hostname") or parameters.get("host") or "?",
+            "commit": f"{(record.commit_before or 'none')[:12]}->{(record.commit_after or 'none')[:12]}",
+            "image": short_id(record.image_after or record.image_before),
+            "outcome": str(record.outcome),
+            "reason": record.reason or parameters.get("reason") or "",
         })
 
     def _append_audit_line(self) -> None:
-        line = self._audit_line(self.journal.data)
+        line = self._audit_line(self.record)
         self.journal.set(audit_line=line, audit_logged=False)
         if self.runner is None or not self.runner.connected:
             return
@@ -432,19 +449,21 @@ class Deploy:
             self.journal.set(audit_error=str(error))
 
     def summary_lines(self) -> list[tuple[str, str]]:
-        data = self.journal.data
+        record = self.record
         return [
             ("operator", self.params.operator),
-            ("host", f"{data['facts'].get('hostname', '?')} ({self.params.host}:{self.params.port})"),
-            ("commit", f"{(data['commit_before'] or 'none')[:12]} → {(data['commit_after'] or 'none')[:12]}"),
-            ("image", f"{step_functions.short_id(data['image_before'])} → "
-                      f"{step_functions.short_id(data['image_after'] or data['image_before'])}"),
-            ("outcome", data["outcome"] + (f" at step {data['failed_step']}" if data["failed_step"] else "")),
-            ("duration", f"{data['duration']:.1f}s"),
+            ("host", f"{record.facts.get('hostname', '?')} ({self.params.host}:{self.params.port})"),
+            ("commit", f"{(record.commit_before or 'none')[:12]} → {(record.commit_after or 'none')[:12]}"),
+            ("image", f"{short_id(record.image_before)} → "
+                      f"{short_id(record.image_after or record.image_before)}"),
+            ("outcome", f"{record.outcome}" + (f" at step {record.failed_step}" if record.failed_step else "")),
+            ("duration", f"{record.duration:.1f}s"),
             ("run id", self.run_id),
         ]
 
     def summary(self) -> dict:
+        """The run in brief, as plain JSON values: what step 8's cell returns."""
         keys = ("run_id", "operator", "reason", "host", "commit_before", "commit_after", "image_before",
                 "image_after", "outcome", "failed_step", "duration", "started_at", "ended_at")
-        return {key: self.journal.data.get(key) for key in keys}
+        data = self.record.to_json()
+        return {key: data.get(key) for key in keys}

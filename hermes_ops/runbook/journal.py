@@ -1,4 +1,4 @@
-"""The deploy journal: an append-only account of one run, saved to JSON before and after every step.
+"""The deploy journal: an append-only account of one run (its `Record`), saved to JSON before and after every step.
 
 It is the record's source of truth: a failed or interrupted run still leaves a complete,
 truthful file, because it was written before the error propagated. The file is created
@@ -14,10 +14,16 @@ import json
 import os
 import secrets as random_tokens
 import socket
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 from hermes_ops.errors import ConfigError
 from hermes_ops.result import Result
+from hermes_ops.runbook.record import Record, StepEntry
+from hermes_ops.runbook.vocabulary import Outcome, Step, StepStatus
+from hermes_ops.secrets import mask_data
 
 
 def utc_now() -> datetime.datetime:
@@ -52,49 +58,47 @@ def check_records_dir(records_dir: Path) -> None:
 
 
 class Journal:
-    """One run's facts, steps and commands; `save()` writes them atomically to `<records_dir>/<run_id>.json`."""
+    """One run's `Record`, filled as the run goes; `save()` writes it atomically to `<records_dir>/<run_id>.json`."""
 
     def __init__(self, run_id: str, records_dir: Path, *, kind: str = "deploy"):
         self.run_id = run_id
         self.path = Path(records_dir) / f"{run_id}.json"
         self.save_error: str | None = None
         self._created = False
-        self.data: dict = {
-            "run_id": run_id, "kind": kind, "started_at": utc_now().isoformat(), "ended_at": None,
-            "duration": None, "outcome": "running", "failed_step": None, "failure": None,
-            "facts": {}, "steps": [], **process_identity(),
-        }
+        self.record = Record(run_id=run_id, kind=kind, started_at=utc_now().isoformat(), **process_identity())
 
     # -- writing -----------------------------------------------------------------------------
-    def set(self, **facts) -> None:
-        self.data.update(facts)
+    def set(self, **fields) -> None:
+        """Set record fields by name (`journal.set(commit_after=…)`); a name `Record` lacks is a TypeError."""
+        self.record.update(**fields)
 
     def fact(self, **facts) -> None:
-        self.data["facts"].update(facts)
+        """Add what the host said of itself (`hostname`, `host_key_fingerprint`) to the record's facts."""
+        self.record.facts.update(facts)
 
-    def begin_step(self, number: int, name: str, title: str) -> dict:
-        entry = {"number": number, "name": name, "title": title, "status": "running",
-                 "started_at": utc_now().isoformat(), "ended_at": None, "duration": None,
-                 "summary": None, "facts": {}, "commands": [], "error": None}
-        self.data["steps"].append(entry)
+    def begin_step(self, step: Step) -> StepEntry:
+        entry = StepEntry(step.number, step.name, step.title, StepStatus.RUNNING, started_at=utc_now().isoformat())
+        self.record.steps.append(entry)
         self.save()
         return entry
 
-    def command(self, entry: dict, result: Result) -> None:
-        entry["commands"].append(result.to_dict())
+    def command(self, entry: StepEntry, result: Result) -> None:
+        entry.commands.append(result.to_dict())
 
-    def end_step(self, entry: dict, status: str, *, summary: str = "", facts: dict | None = None,
+    def end_step(self, entry: StepEntry, status: StepStatus | str, *, summary: str = "", facts: dict | None = None,
                  error: str | None = None, duration: float) -> None:
-        entry.update(status=status, ended_at=utc_now().isoformat(), duration=round(duration, 3),
-                     summary=summary, error=error)
-        entry["facts"].update(facts or {})
+        entry.status = StepStatus(status)
+        entry.ended_at = utc_now().isoformat()
+        entry.duration = round(duration, 3)
+        entry.summary, entry.error = summary, error
+        entry.facts.update(facts or {})
         self.save()
 
-    def finish(self, outcome: str, *, failed_step: str | None = None, failure: str | None = None) -> None:
+    def finish(self, outcome: Outcome | str, *, failed_step: str | None = None, failure: str | None = None) -> None:
         ended = utc_now()
-        started = datetime.datetime.fromisoformat(self.data["started_at"])
-        self.data.update(outcome=outcome, failed_step=failed_step, failure=failure, ended_at=ended.isoformat(),
-                         duration=round((ended - started).total_seconds(), 3))
+        started = datetime.datetime.fromisoformat(self.record.started_at)
+        self.record.update(outcome=Outcome(outcome), failed_step=failed_step, failure=failure,
+                           ended_at=ended.isoformat(), duration=round((ended - started).total_seconds(), 3))
         self.save()
 
     def create(self) -> Path:
@@ -138,11 +142,14 @@ class Journal:
         return self.path
 
     def _text(self) -> str:
-        from hermes_ops.secrets import mask_data
-
-        return json.dumps(mask_data(self.data), indent=2, default=str) + "\n"
+        return json.dumps(mask_data(self.record.to_json()), indent=2, default=str) + "\n"
 
     # -- reading -----------------------------------------------------------------------------
     @property
-    def outcome(self) -> str:
-        return self.data["outcome"]
+    def outcome(self) -> Outcome | str:
+        return self.record.outcome
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        """The record as its file holds it: a read-only snapshot for code that reads keys (write with `set`)."""
+        return MappingProxyType(self.record.to_json())

@@ -6,17 +6,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from hermes_ops.commands import git
 from hermes_ops.errors import ConfigError
-
-FINISHED = ("done", "no-op", "resumed")
+from hermes_ops.runbook.record import Record, load_record
+from hermes_ops.runbook.vocabulary import DEPLOY_SUCCESS, FINISHED_STATUSES, Outcome
 
 
 @dataclass(frozen=True)
 class ResumePoint:
     run_id: str
     record: str
-    outcome: str
+    outcome: Outcome | str
     finished_steps: frozenset[int]
     failed_step: str | None
     commit_before: str | None
@@ -26,7 +25,7 @@ class ResumePoint:
     changelog: tuple[str, ...]
 
     def summary(self) -> dict:
-        return {"run_id": self.run_id, "record": self.record, "outcome": self.outcome,
+        return {"run_id": self.run_id, "record": self.record, "outcome": str(self.outcome),
                 "failed_step": self.failed_step, "finished_steps": sorted(self.finished_steps)}
 
 
@@ -35,11 +34,9 @@ def find_record(records_dir: Path, run_id: str) -> Path | None:
     if direct.exists():
         return direct
     for path in sorted(records_dir.glob("*.json")):
-        try:
-            if json.loads(path.read_text()).get("run_id") == run_id:
-                return path
-        except (OSError, ValueError):
-            continue
+        record = load_record(path)
+        if record is not None and record.run_id == run_id:
+            return path
     return None
 
 
@@ -50,31 +47,32 @@ def load(params) -> ResumePoint:
     if path is None:
         raise ConfigError(f"no record of run {params.resume!r} in {records_dir}", step="parameters",
                           hint="`hermes-ops records` lists the runs; pass --records-dir if they are elsewhere")
-    journal = json.loads(path.read_text())
-    if journal.get("outcome") in ("success", "nothing-new", "dry-run"):
-        raise ConfigError(f"run {params.resume} ended with {journal['outcome']}: there is nothing to resume",
+    record = Record.from_json(json.loads(path.read_text()))
+    if record.outcome in DEPLOY_SUCCESS:
+        raise ConfigError(f"run {params.resume} ended with {record.outcome}: there is nothing to resume",
                           step="parameters", hint="start a new deploy instead")
-    finished = frozenset(step["number"] for step in journal.get("steps", [])
-                         if step.get("status") in FINISHED and 3 <= step["number"] <= 7)
+    finished = frozenset(step.number for step in record.steps
+                         if step.status in FINISHED_STATUSES and 3 <= step.number <= 7)
     return ResumePoint(
-        run_id=journal["run_id"], record=str(path), outcome=journal.get("outcome", "?"), finished_steps=finished,
-        failed_step=journal.get("failed_step"), commit_before=journal.get("commit_before"),
-        commit_after=journal.get("commit_after"), image_before=journal.get("image_before"),
-        image_after=journal.get("image_after"), changelog=tuple(journal.get("changelog") or ()))
+        run_id=record.run_id, record=str(path), outcome=record.outcome, finished_steps=finished,
+        failed_step=record.failed_step, commit_before=record.commit_before, commit_after=record.commit_after,
+        image_before=record.image_before, image_after=record.image_after, changelog=tuple(record.changelog))
 
 
 def verify_host(deploy, point: ResumePoint) -> None:
     """The host must still be where the record left it; then the record's facts carry over."""
-    from hermes_ops.runbook.steps import StepError, container_state, image_id
+    from hermes_ops.facts import checkout, containers
+    from hermes_ops.runbook.steps import CONNECT, StepError, image_id, probe
 
     problems = []
     if 4 in point.finished_steps:
-        if container_state(deploy, deploy.params.admin_container) != "running":
+        if probe(deploy, containers.state, deploy.params.admin_container) != containers.ContainerState.RUNNING:
             problems.append(f"{deploy.params.admin_container} is not running")
         else:
-            head = deploy.in_admin(git.head_commit(), check=False, quiet=True).stdout.strip()
+            head = checkout.head.read(deploy.in_admin, check=False, quiet=True)
             if head != point.commit_after:
-                problems.append(f"the checkout is at {head[:12] or '?'}, the record says {point.commit_after[:12]}")
+                problems.append(f"the checkout is at {(head or '')[:12] or '?'}, the record says "
+                                f"{point.commit_after[:12]}")
     latest = image_id(deploy, deploy.params.image)
     expected = point.image_after if 6 in point.finished_steps else point.image_before
     if expected and latest != expected:
@@ -82,7 +80,7 @@ def verify_host(deploy, point: ResumePoint) -> None:
                         f"{expected[:19]}")
     if problems:
         raise StepError(f"the host has changed since run {point.run_id}: " + "; ".join(problems),
-                        step="2 Connect", host=deploy.params.host,
+                        step=CONNECT.label, host=deploy.params.host,
                         hint="resuming would build on a state nobody checked: start a new deploy (no resume)")
     deploy.journal.set(commit_before=point.commit_before, commit_after=point.commit_after,
                        image_before=point.image_before, changelog=list(point.changelog),

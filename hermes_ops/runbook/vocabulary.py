@@ -63,11 +63,13 @@ class Step:
 
     @property
     def label(self) -> str:
-        """How records and errors name the step: `"5 Build"`, `"preflight"`, `"rollback"`."""
+        """How records and errors name the step: `"5 Build"`, `"preflight"`, `"9 Roll back"`.
+
+        Records have always named a failed rollback `"9 Roll back"` (its `failed_step`), so the
+        rollback keeps its number here; only the preflight, which has none, is named by word.
+        """
         if self.number == 0:
             return "preflight"
-        if self.number == 9:
-            return "rollback"
         return f"{self.number} {self.title}"
 
 

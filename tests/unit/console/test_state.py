@@ -12,7 +12,9 @@ from hermes_ops.errors import CommandFailed
 from hermes_ops.params import DeployParameters
 from hermes_ops.result import Result
 from hermes_ops.runbook import Deploy
-from hermes_ops.runbook.steps import STEPS, StepError
+from hermes_ops.runbook.steps import StepError
+from hermes_ops.runbook.vocabulary import STEPS
+from hermes_ops.runbook.vocabulary import Outcome, StepStatus
 
 COMMIT = "790ec6b4a36e4d3b5a6a104d88136c49c651b97e"
 
@@ -24,7 +26,7 @@ def deploy(tmp_path):
 
 def record(deploy, number: int, status: str, summary: str = "", error: str | None = None) -> None:
     step = state.step_of(number)
-    entry = deploy.journal.begin_step(step.number, step.name, step.title)
+    entry = deploy.journal.begin_step(step)
     deploy.journal.end_step(entry, status, summary=summary, error=error, duration=0.25)
 
 
@@ -184,3 +186,37 @@ def test_banner_of_a_stopped_or_rolled_back_deploy_is_a_warning(deploy):
     text, tone = state.banner(deploy)
     assert tone == "warning"
     assert text.startswith("■ Deploy stopped by the operator after step 1 · SSH key · deploy lock released")
+
+
+@pytest.mark.parametrize("outcome, text, tone", [
+    (Outcome.SUCCESS, "✔ Deploy succeeded: texasca2 serves 790ec6b4a36e", "success"),
+    (Outcome.NOTHING_NEW, "✔ Nothing new to deploy: texasca2 already serves 790ec6b4a36e", "success"),
+    (Outcome.DRY_RUN, "✔ Dry run finished: nothing was changed on texasca2", "success"),
+    (Outcome.ROLLED_BACK, "↩ Rolled back: texasca2 serves 790ec6b4a36e again", "warning"),
+    (Outcome.STOPPED, "■ Deploy stopped by the operator after step 1 · SSH key", "warning"),
+    (Outcome.FAILED, "✘ Deploy failed at step 5 Build", "failure"),
+    (Outcome.INTERRUPTED, "✘ Deploy interrupted at step 5 Build", "failure"),
+])
+def test_the_banner_reads_each_outcome_from_the_record(deploy, outcome, text, tone):
+    record(deploy, 1, "done")
+    deploy.journal.fact(hostname="texasca2")
+    deploy.journal.set(commit_after=COMMIT)
+    deploy.journal.finish(outcome, failed_step="5 Build" if outcome in (Outcome.FAILED, Outcome.INTERRUPTED) else None)
+    deploy.finished = True
+    banner, banner_tone = state.banner(deploy)
+    assert banner.startswith(text) and banner_tone == tone
+    assert banner.endswith(" · deploy lock released, SSH session closed")
+    assert state.refusal(deploy, Action.run(2)) == (f"this deploy has finished ({outcome.value}); run the notebook "
+                                                    "from the top for a new one")
+
+
+def test_statuses_are_the_records_words_plus_the_consoles_own(deploy):
+    record(deploy, 1, "done")
+    record(deploy, 2, "failed")
+    assert state.status_of(deploy, 1) is StepStatus.DONE and state.status_of(deploy, 2) is StepStatus.FAILED
+    assert state.status_of(deploy, 0) == state.PENDING == "pending"
+    assert state.status_of(deploy, 0, running=0) is StepStatus.RUNNING
+    deploy.finished = True
+    assert state.status_of(deploy, 0) == state.NOT_RUN == "not run"
+    assert state.status_of(deploy, state.EXIT) is StepStatus.DONE
+    assert state.SUCCEEDED == {"done", "no-op", "skipped", "resumed", "dry-run"}

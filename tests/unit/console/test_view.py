@@ -12,7 +12,7 @@ from hermes_ops.console.controller import Controller
 from hermes_ops.console.view import ConsoleView
 from hermes_ops.params import DeployParameters
 from hermes_ops.runbook import Deploy
-from tests.unit.test_console_controller import COMMIT, FakeLock, host, run_now  # noqa: F401  (fixture)
+from tests.unit.console.test_controller import COMMIT, FakeLock, host, run_now  # noqa: F401  (fixture)
 
 
 @pytest.fixture

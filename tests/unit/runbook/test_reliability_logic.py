@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 
 from hermes_ops.records import store as records
-from hermes_ops.commands import builds
 from hermes_ops.errors import ConfigError
 from hermes_ops.runbook import abandoned
 from hermes_ops.runbook.journal import Journal, new_run_id
-from hermes_ops.runbook.serving import Serving, parse_app_inspect
+from hermes_ops.runbook.serving import Serving
 
 COMMIT = "412353f2b94e6425dbcf582145595d61a3d29f51"
 OTHER = "7bf0b5ff53a43242bf566f55b81b290b918e9f6b"
@@ -33,24 +30,6 @@ def test_nothing_is_new_only_when_the_commit_serves_healthy_and_its_label_agrees
     assert not serving(version=OTHER, label_commit=OTHER).serves(COMMIT), "the checkout may be ahead"
     assert not serving(label_commit=OTHER).serves(COMMIT), "label and /version disagree"
     assert not serving(version="<html>oops</html>").serves(COMMIT)
-
-
-def test_app_inspect_output_is_parsed_with_and_without_a_label():
-    assert parse_app_inspect(f"sha256:abc|true|{COMMIT}\n") == ("sha256:abc", True, COMMIT)
-    assert parse_app_inspect("sha256:abc|false|<no value>") == ("sha256:abc", False, None)
-    assert parse_app_inspect("") == (None, False, None)
-
-
-def test_marked_build_processes_are_found_by_run_id():
-    marked = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
-                              env={**os.environ, builds.RUN_MARKER: "20261127T044009Z-2eb4eb"})
-    try:
-        found = builds.parse_found(subprocess.run(builds.find(), capture_output=True, text=True, check=True).stdout)
-        assert marked.pid in found["20261127T044009Z-2eb4eb"]
-        subprocess.run(builds.stop(found["20261127T044009Z-2eb4eb"], grace_seconds=5), check=True)
-        assert marked.wait(10) < 0, "stopped by a signal"
-    finally:
-        marked.kill()
 
 
 def test_a_journal_never_claims_an_existing_file(tmp_path):
