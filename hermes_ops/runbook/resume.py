@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hermes_ops.errors import ConfigError
+from hermes_ops.runbook.context import DeployContext
 from hermes_ops.runbook.record import Record, load_record
 from hermes_ops.runbook.vocabulary import DEPLOY_SUCCESS, FINISHED_STATUSES, Outcome
 
@@ -59,7 +60,7 @@ def load(params) -> ResumePoint:
         image_before=record.image_before, image_after=record.image_after, changelog=tuple(record.changelog))
 
 
-def verify_host(deploy, point: ResumePoint) -> None:
+def verify_host(deploy: DeployContext, point: ResumePoint) -> None:
     """The host must still be where the record left it; then the record's facts carry over."""
     from hermes_ops.facts import checkout, containers
     from hermes_ops.runbook.steps import CONNECT, StepError, image_id, probe

@@ -8,14 +8,12 @@ The probes are `hermes_ops.facts.app`'s; this module composes them and judges wh
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
 
 from hermes_ops.facts import app
 from hermes_ops.facts.checkout import COMMIT
 from hermes_ops.facts.images import short_id
+from hermes_ops.runbook.context import DeployContext
 
-if TYPE_CHECKING:
-    from hermes_ops.runbook.deploy import Deploy
 
 VERSION_LIMIT = 200  # characters of the version URL's answer kept in the record
 
@@ -48,7 +46,7 @@ class Serving:
         return {**asdict(self), "commit": self.commit}
 
 
-def read(deploy: Deploy) -> Serving:
+def read(deploy: DeployContext) -> Serving:
     """Read-only probes through the deploy's journaled runner (quiet: they are facts, not actions)."""
     container = app.container.read(deploy.run, deploy.params.app_container, check=False, quiet=True)
     status = app.health.read(deploy.run, deploy.params.health_url, check=False, quiet=True)

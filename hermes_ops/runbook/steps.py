@@ -1,6 +1,6 @@
 """The eight deploy steps of the wiki page plus preflight and rollback, each reading state first.
 
-A step takes the running `Deploy` (its parameters, connection, account and journal) and
+A step takes the running deploy (a `DeployContext`: its parameters, connection, account and journal) and
 returns a `StepOutcome`. What a step reads of the host comes from the facts
 (`hermes_ops.facts`: a command plus a parser); what it changes, from the pure builders in
 `hermes_ops.commands`, run with `mutating=True`, so a dry run shows them instead.
@@ -13,7 +13,6 @@ import os
 import stat
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from hermes_ops.commands import builds, docker, git
 from hermes_ops.errors import HermesOpsError
@@ -29,9 +28,8 @@ from hermes_ops.runbook.vocabulary import PREFLIGHT, ROLLBACK, STEPS, StepStatus
 from hermes_ops.ssh.auth import load_private_key
 from hermes_ops.ssh.hostkeys import fingerprint
 from hermes_ops.terminal_text import neutralise
+from hermes_ops.runbook.context import DeployContext
 
-if TYPE_CHECKING:
-    from hermes_ops.runbook.deploy import Deploy
 
 SSH_KEY, CONNECT, START_ADMIN, PULL, BUILD, COMMIT_IMAGE, REPLACE_APP, EXIT = STEPS
 
@@ -51,7 +49,7 @@ class StepOutcome:
     facts: dict = field(default_factory=dict)
 
 
-def ssh_key(deploy: Deploy) -> StepOutcome:
+def ssh_key(deploy: DeployContext) -> StepOutcome:
     """The key exists, only its owner can read it, and it loads (passphrase from the environment)."""
     path = os.path.expanduser(deploy.params.key_path)
     if not os.path.isfile(path):
@@ -72,7 +70,7 @@ def ssh_key(deploy: Deploy) -> StepOutcome:
                                                           "key_type": key.get_name()})
 
 
-def connect(deploy: Deploy) -> StepOutcome:
+def connect(deploy: DeployContext) -> StepOutcome:
     """Verified host key, the right box (hostname), and a docker that answers."""
     deploy.open_connection()
     host_key = deploy.runner.host_key_fingerprint
@@ -98,7 +96,7 @@ def connect(deploy: Deploy) -> StepOutcome:
                        {"hostname": hostname, "host_key": host_key, "docker_server": server, "image": image_before})
 
 
-def preflight(deploy: Deploy) -> StepOutcome:
+def preflight(deploy: DeployContext) -> StepOutcome:
     """Read-only checks before anything changes: disk, docker, containers, checkout, origin, lock."""
     params = deploy.params
     checks: list[tuple[bool, str, str]] = []
@@ -146,7 +144,7 @@ def preflight(deploy: Deploy) -> StepOutcome:
     return StepOutcome(StepStatus.DONE, "all checks passed", {"free_disk_mb": available_mb, "target_commit": target})
 
 
-def start_admin(deploy: Deploy) -> StepOutcome:
+def start_admin(deploy: DeployContext) -> StepOutcome:
     """`hermes-admin` running: started if stopped, a clear error if it does not exist."""
     name = deploy.params.admin_container
     state = probe(deploy, containers.state, name)
@@ -160,7 +158,7 @@ def start_admin(deploy: Deploy) -> StepOutcome:
     return StepOutcome(_changed(deploy), f"started {name} (was {state})", {"admin_state_before": state.value})
 
 
-def pull(deploy: Deploy) -> StepOutcome:
+def pull(deploy: DeployContext) -> StepOutcome:
     """Refuse a dirty tree or another branch; fast-forward only; record before, after and the changelog."""
     params = deploy.params
     if deploy.dry_run and probe(deploy, containers.state, params.admin_container) != ContainerState.RUNNING:
@@ -214,7 +212,7 @@ def pull(deploy: Deploy) -> StepOutcome:
                        else f"would pull {checkout_before[:12]} → {after[:12]}", {**facts, "changelog": changelog})
 
 
-def stop_leftover_builds(deploy: Deploy) -> None:
+def stop_leftover_builds(deploy: DeployContext) -> None:
     """Builds of earlier, killed runs still running in the admin container are stopped before we touch it.
 
     `docker exec` does not stop a build when its deploy dies; each build carries its run id in
@@ -233,7 +231,7 @@ def stop_leftover_builds(deploy: Deploy) -> None:
         deploy.journal.set(stopped_builds=deploy.journal.data.get("stopped_builds", []) + stopped)
 
 
-def build(deploy: Deploy) -> StepOutcome:
+def build(deploy: DeployContext) -> StepOutcome:
     """The build command in the admin container, streamed live, bounded by the build timeout."""
     params = deploy.params
     stop_leftover_builds(deploy)  # a resumed run comes here without step 4
@@ -262,7 +260,7 @@ def build(deploy: Deploy) -> StepOutcome:
                        {"output_bytes": result.stdout_bytes + result.stderr_bytes})
 
 
-def commit_image(deploy: Deploy) -> StepOutcome:
+def commit_image(deploy: DeployContext) -> StepOutcome:
     """`docker commit` to `<repo>:<commit>`; keep the old `latest` as `previous`; point `latest` at the new one."""
     params = deploy.params
     repository = params.image_repository
@@ -294,7 +292,7 @@ def commit_image(deploy: Deploy) -> StepOutcome:
                        {"image_before": latest_before, "image_after": existing, "tag": commit_tag})
 
 
-def replace_app(deploy: Deploy) -> StepOutcome:
+def replace_app(deploy: DeployContext) -> StepOutcome:
     """Remove the app container; the supervisor respawns it from the new image; the health gate decides.
 
     The gate: the new container runs the new image id, answers the health check, and `/version`
@@ -325,7 +323,7 @@ def replace_app(deploy: Deploy) -> StepOutcome:
                                                                     "pruned_images": pruned})
 
 
-def roll_back_after_failed_gate(deploy: Deploy, why: str) -> None:
+def roll_back_after_failed_gate(deploy: DeployContext, why: str) -> None:
     """The health gate failed: keep the evidence, restore the previous image, then fail as rolled back."""
     params = deploy.params
     logs = list(app.log_tail.read(deploy.run, params.app_logs_argv, check=False))
@@ -344,7 +342,7 @@ def roll_back_after_failed_gate(deploy: Deploy, why: str) -> None:
                      hint="read the log lines above, fix the service, push, deploy again")
 
 
-def rollback(deploy: Deploy) -> StepOutcome:
+def rollback(deploy: DeployContext) -> StepOutcome:
     """Restore a kept image (default `<repository>:previous`) as latest, with the same gates as a deploy."""
     params = deploy.params
     target = params.rollback_to or f"{params.image_repository}:previous"
@@ -367,7 +365,7 @@ def rollback(deploy: Deploy) -> StepOutcome:
                                                                "unavailable_seconds": round(unavailable, 3)})
 
 
-def restore_image(deploy: Deploy, image_ref: str, *, step: str) -> tuple[str, float]:
+def restore_image(deploy: DeployContext, image_ref: str, *, step: str) -> tuple[str, float]:
     """Point latest at `image_ref`, replace the app, wait until it serves; returns (image id, seconds down)."""
     params = deploy.params
     restored = image_id(deploy, image_ref)
@@ -386,7 +384,7 @@ def restore_image(deploy: Deploy, image_ref: str, *, step: str) -> tuple[str, fl
     return restored, detail
 
 
-def wait_until_serving(deploy: Deploy, wanted_image: str, timeout: float) -> tuple[bool, float | str]:
+def wait_until_serving(deploy: DeployContext, wanted_image: str, timeout: float) -> tuple[bool, float | str]:
     """Poll until the app runs `wanted_image` and answers health: (True, seconds) or (False, why)."""
     started = time.monotonic()
     containers_seen: set[str] = set()
@@ -405,7 +403,7 @@ def wait_until_serving(deploy: Deploy, wanted_image: str, timeout: float) -> tup
     return False, f"not healthy within {timeout:.0f}s (last seen: {last})"
 
 
-def prune_images(deploy: Deploy) -> list[str]:
+def prune_images(deploy: DeployContext) -> list[str]:
     """Keep the newest `keep_images` deploy images (and whatever latest/previous point at); remove older ones."""
     repository = deploy.params.image_repository
     deploy_images = probe(deploy, images.deploy_images, repository)
@@ -422,18 +420,18 @@ def prune_images(deploy: Deploy) -> list[str]:
 
 
 # -- reading facts through the deploy's journaled runner ----------------------------------------------
-def probe(deploy: Deploy, fact: Fact, *arguments):
+def probe(deploy: DeployContext, fact: Fact, *arguments):
     """A fact read on the host, journaled but quiet (a fact is not an action), never failing the step."""
     return fact.read(deploy.run, *arguments, check=False, quiet=True)
 
 
-def image_id(deploy: Deploy, image: str) -> str | None:
+def image_id(deploy: DeployContext, image: str) -> str | None:
     return probe(deploy, images.image_id, image)
 
 
-def http_ok(deploy: Deploy, url: str) -> bool:
+def http_ok(deploy: DeployContext, url: str) -> bool:
     return probe(deploy, app.health, url) == 200
 
 
-def _changed(deploy: Deploy) -> StepStatus:
+def _changed(deploy: DeployContext) -> StepStatus:
     return StepStatus.DRY_RUN if deploy.dry_run else StepStatus.DONE
