@@ -14,7 +14,8 @@ import re
 import socket
 from pathlib import Path
 
-from hermes_ops.runbook.journal import process_start_ticks, utc_now
+from hermes_ops import local_processes
+from hermes_ops.runbook.journal import utc_now
 from hermes_ops.runbook.record import Record, load_record
 from hermes_ops.runbook.vocabulary import Outcome, StepStatus
 
@@ -27,24 +28,7 @@ def writer_alive(record: Record) -> bool:
     """True if the process that writes `record` still runs on this machine (or we cannot tell: another machine)."""
     if record.local_host != socket.gethostname() or not record.pid:
         return True
-    pid = int(record.pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    if _zombie(pid):
-        return False
-    return record.process_start is None or process_start_ticks(pid) == record.process_start
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return any(line.startswith("State:") and "Z" in line.split()[1:2]
-                   for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-    except OSError:
-        return True
+    return local_processes.running(int(record.pid), record.process_start)
 
 
 def find(records_dir: Path) -> list[Path]:

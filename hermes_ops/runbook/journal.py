@@ -19,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from hermes_ops import local_processes
 from hermes_ops.errors import ConfigError
 from hermes_ops.result import Result
 from hermes_ops.runbook.record import Record, StepEntry
@@ -37,16 +38,8 @@ def new_run_id(now: datetime.datetime | None = None) -> str:
 
 def process_identity() -> dict:
     """Who writes this journal: machine, pid and the pid's start time, so a dead writer can be told apart."""
-    return {"local_host": socket.gethostname(), "pid": os.getpid(), "process_start": process_start_ticks(os.getpid())}
-
-
-def process_start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc), which a reused pid does not share."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    own = local_processes.stat(os.getpid())
+    return {"local_host": socket.gethostname(), "pid": os.getpid(), "process_start": own.start_ticks if own else None}
 
 
 def check_records_dir(records_dir: Path) -> None:
