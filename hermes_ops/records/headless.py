@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from hermes_ops import local_processes
 from hermes_ops.errors import ConfigError
 from hermes_ops.params import DeployParameters
 from hermes_ops.params_file import load_parameters
@@ -51,22 +52,33 @@ class HeadlessRun:
 
 
 class _RecordNotebookWriter:
-    """papermill's output handler for the running notebook: a refused write is remembered, never fatal.
+    """papermill's output handler for running notebooks: a refused write is remembered, never fatal.
 
     papermill saves the executed notebook after every cell; on a full disk its own handler raises
     and papermill then shuts the kernel down mid-deploy, before the runbook can release its lock
     and log its ending. The runbook's journal and the host log are the record that matters then.
+    One handler serves every run of this process (papermill keeps registered handlers for good);
+    each run's first refused write is kept under its notebook's path.
     """
 
     def __init__(self):
-        self.error: str | None = None
+        self.errors: dict[str, str] = {}
+        self.registered = False
+
+    def register(self) -> None:
+        if not self.registered:
+            from papermill.iorw import papermill_io
+
+            papermill_io.register(RECORD_SCHEME, self)
+            self.registered = True
 
     def write(self, buf, path):
+        path = path.removeprefix(RECORD_SCHEME)
         try:
-            with open(path.removeprefix(RECORD_SCHEME), "w", encoding="utf-8") as file:
+            with open(path, "w", encoding="utf-8") as file:
                 file.write(buf)
         except OSError as error:
-            self.error = self.error or f"{type(error).__name__}: {error}"
+            self.errors.setdefault(path, f"{type(error).__name__}: {error}")
 
     def read(self, path):
         with open(path.removeprefix(RECORD_SCHEME), encoding="utf-8") as file:
@@ -77,6 +89,9 @@ class _RecordNotebookWriter:
 
     def pretty_path(self, path):
         return path.removeprefix(RECORD_SCHEME)
+
+
+_RECORD_WRITER = _RecordNotebookWriter()
 
 
 def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None = None) -> tuple[dict, Path]:
@@ -126,7 +141,6 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
-    from papermill.iorw import papermill_io
 
     runbook = RUNBOOKS[notebook]
     values, records_dir = prepare(params_file, overrides, records_dir=records_dir)
@@ -139,8 +153,7 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
         raise store.RecordWriteError(f"cannot start a record in {records_dir}: {error}", step="records",
                                      host="this machine", hint="free space or fix permissions there; "
                                      "nothing was run") from None
-    writer = _RecordNotebookWriter()
-    papermill_io.register(RECORD_SCHEME, writer)
+    _RECORD_WRITER.register()
     # What the record says if the notebook never got as far as its own journal (a refused parameter).
     fallback = Record(run_id=run_id, kind=runbook.kind, started_at=utc_now().isoformat(), outcome=Outcome.FAILED,
                       operator=values.get("operator"), parameters=values)
@@ -158,7 +171,8 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
     finally:
         notebook_path = store.archive(records_dir, run_id, executed, fallback=fallback)
     archived = store.load_record(notebook_path.with_suffix(".json"))
-    return HeadlessRun(notebook_path, archived.outcome if archived else Outcome.FAILED, notebook, writer.error)
+    return HeadlessRun(notebook_path, archived.outcome if archived else Outcome.FAILED, notebook,
+                       _RECORD_WRITER.errors.pop(str(executed), None))
 
 
 @contextmanager
@@ -171,7 +185,7 @@ def _termination_reaches_the_kernel():
         if forwarded:
             return
         forwarded.append(number)
-        for child in _children(os.getpid()):
+        for child in local_processes.children(os.getpid()):
             try:
                 os.kill(child, number)
             except OSError:
@@ -183,16 +197,3 @@ def _termination_reaches_the_kernel():
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-
-
-def _children(pid: int) -> list[int]:
-    children = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(entry.name))
-    return children
