@@ -230,7 +230,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hermes-ops: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

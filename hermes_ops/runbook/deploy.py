@@ -341,14 +341,11 @@ class Deploy:
         self.account.verdict(StepStatus.FAILED, duration, message.splitlines()[0])
         self._current = None
         self.failed_step = step
-        self.journal.set(failure=str(error))
         interrupted = isinstance(error, KeyboardInterrupt)
+        error_text = str(error) or ("interrupted (Ctrl-C / SIGINT)" if interrupted else "")
+        self.journal.set(failure=error_text)
         if interrupted:
-            self.journal.set(interrupted_by=error.signal_name if isinstance(error, Terminated) else "SIGINT",
-                             failure=str(error) or "interrupted (Ctrl-C / SIGINT)")
-            error_text = self.record.failure
-        else:
-            error_text = str(error)
+            self.journal.set(interrupted_by=error.signal_name if isinstance(error, Terminated) else "SIGINT")
         outcome = (Outcome.INTERRUPTED if interrupted else Outcome.ROLLED_BACK if isinstance(error, RolledBack)
                    else Outcome.FAILED)
         if interrupted or self.finish_on_failure:
