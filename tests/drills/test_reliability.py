@@ -319,15 +319,21 @@ def test_point5_sigterm_and_sighup_during_the_build_end_as_interrupted(ready, sa
     assert_four_checks(sandbox, record, "interrupted", host=ready)
 
 
-@pytest.mark.parametrize("found_by", ["records listing", "next deploy"])
-def test_point5_a_sigkilled_run_is_found_abandoned(ready, sandbox, tmp_path, found_by):
-    commit, marker = push_slow_commit(ready, f"point 5: SIGKILL, found by the {found_by}", 8)
-    process = start_deploy(sandbox, tmp_path)
-    run_id = wait_for_step(tmp_path, "build")["run_id"]
+def sigkill_deploy_during_its_build(ready, sandbox, records: Path, marker: str) -> str:
+    """Start a deploy, SIGKILL its process group once its build runs, wait until its lock is gone; its run id."""
+    process = start_deploy(sandbox, records)
+    run_id = wait_for_step(records, "build")["run_id"]
     wait_for_build_process(ready, marker)
     signal_group(process, signal.SIGKILL)
     process.communicate(timeout=60)
     wait_for_lock_free(sandbox)
+    return run_id
+
+
+@pytest.mark.parametrize("found_by", ["records listing", "next deploy"])
+def test_point5_a_sigkilled_run_is_found_abandoned(ready, sandbox, tmp_path, found_by):
+    commit, marker = push_slow_commit(ready, f"point 5: SIGKILL, found by the {found_by}", 8)
+    run_id = sigkill_deploy_during_its_build(ready, sandbox, tmp_path, marker)
     wait_for_writer_gone(tmp_path, run_id)
 
     def listed_abandoned() -> bool:
@@ -396,12 +402,7 @@ def test_point5_a_full_records_disk_is_a_clear_error_and_the_host_log_still_gets
 # -- point 6: a killed deploy's build is stopped by the next deploy ----------------------------------------------------
 def test_point6_the_next_deploy_stops_a_killed_deploys_build(ready, sandbox, tmp_path):
     _, marker = push_slow_commit(ready, "point 6: a slow build whose deploy is killed", 45)
-    process = start_deploy(sandbox, tmp_path)
-    run_id = wait_for_step(tmp_path, "build")["run_id"]
-    wait_for_build_process(ready, marker)
-    signal_group(process, signal.SIGKILL)
-    process.communicate(timeout=60)
-    wait_for_lock_free(sandbox)
+    run_id = sigkill_deploy_during_its_build(ready, sandbox, tmp_path, marker)
     assert build_processes(ready, marker), "precondition: the killed deploy's build still runs in the container"
     newer = ready.commit("point 6: the next change")
 
