@@ -25,7 +25,7 @@ from hermes_ops.runbook import abandoned, resume, serving, steps
 from hermes_ops.runbook.account import Account, Writer
 from hermes_ops.runbook.audit import format_audit_line
 from hermes_ops.runbook.journal import Journal, new_run_id, utc_now
-from hermes_ops.runbook.lock import DeployLock
+from hermes_ops.runbook.lock import DeployLock, LockBusy
 from hermes_ops.runbook.record import Record, StepEntry
 from hermes_ops.runbook.signals import SignalGuard, Terminated
 from hermes_ops.runbook.steps import RolledBack, StepError, StepOutcome
@@ -344,6 +344,8 @@ class Deploy:
         interrupted = isinstance(error, KeyboardInterrupt)
         error_text = str(error) or ("interrupted (Ctrl-C / SIGINT)" if interrupted else "")
         self.journal.set(failure=error_text)
+        if isinstance(error, LockBusy):
+            self.journal.set(refused_by="lock")
         if interrupted:
             self.journal.set(interrupted_by=error.signal_name if isinstance(error, Terminated) else "SIGINT")
         outcome = (Outcome.INTERRUPTED if interrupted else Outcome.ROLLED_BACK if isinstance(error, RolledBack)

@@ -158,6 +158,7 @@ class Record:
     audit_logged: bool | None = _later()
     audit_error: str | None = _later()
     lock_released: bool | None = _later()
+    refused_by: str | None = _later()             # "lock": another deploy held it, so nothing was changed
     session_closed: bool | None = _later()
     console_account: list[str] | None = _later()  # what the step console showed, line by line
     record: RecordFiles | None = _later()         # the archived files, once archived
