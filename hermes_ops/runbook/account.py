@@ -6,6 +6,10 @@ the first lines stream live, the rest is counted (the record keeps head, tail an
 Everything written passes through `neutralise` (commit messages and build output are
 untrusted: no escape sequence reaches the operator's terminal) and `mask` (registered
 secrets, such as the key's passphrase, show as `****`).
+
+A step that prints nothing for `HEARTBEAT_SECONDS` (a silent build, a slow pull, the
+health gate waiting) gets a heartbeat line, so neither an operator nor a CI job's
+watchdog takes a working deploy for a hung one.
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from hermes_ops.result import Result
+from hermes_ops.runbook.vocabulary import STEPS
 from hermes_ops.secrets import mask
 from hermes_ops.terminal_text import neutralise
 
 Writer = Callable[[str], None]
 LIVE_LINES_LIMIT = 200
+HEARTBEAT_SECONDS = 30.0
 
 
 def _safe(text: str) -> str:
@@ -48,19 +55,33 @@ def display_path(path: str | os.PathLike) -> str:
 class Account:
     """Writes one step's account through `writer`; thread-safe, since output arrives from reader threads."""
 
-    def __init__(self, writer: Writer | None = None, live_lines_limit: int = LIVE_LINES_LIMIT):
+    def __init__(self, writer: Writer | None = None, live_lines_limit: int = LIVE_LINES_LIMIT,
+                 heartbeat_seconds: float = HEARTBEAT_SECONDS):
         self.writer = writer or print_writer
         self.live_lines_limit = live_lines_limit
+        self.heartbeat_seconds = heartbeat_seconds
         self._lock = threading.Lock()
         self._live_lines = 0
         self._hidden_lines = 0
+        self._last_written = time.monotonic()
+        self._heartbeat: _Heartbeat | None = None
 
     def write(self, text: str) -> None:
         with self._lock:
-            self.writer(_safe(text))
+            self._emit(_safe(text))
+
+    def _emit(self, text: str) -> None:
+        """Write one line (the lock held); what the heartbeat counts as the operator having seen something."""
+        self.writer(text)
+        self._last_written = time.monotonic()
 
     def heading(self, number: int, title: str) -> None:
+        """A step's first line; its heartbeat runs until its verdict (the exit step has none: it ends the run)."""
         self.write(f"Step {number} · {title}")
+        if number != STEPS[-1].number:
+            self._start_heartbeat(f"step {number} {title}")
+        else:
+            self._stop_heartbeat()
 
     def command(self, result: Result) -> None:
         code = "—" if result.exit_code is None else str(result.exit_code)
@@ -73,6 +94,7 @@ class Account:
         self.write(f"  {text}")
 
     def verdict(self, status: str, duration: float, summary: str = "") -> None:
+        self._stop_heartbeat()
         mark = {"done": "✔", "skipped": "–", "no-op": "✔", "failed": "✘"}.get(status, "•")
         self.write(f"  {mark} {status}{': ' + summary if summary else ''} ({duration:.1f}s)")
 
@@ -85,7 +107,7 @@ class Account:
         with self._lock:
             if self._live_lines < self.live_lines_limit:
                 self._live_lines += 1
-                self.writer(_safe(f"    {'!' if stream == 'stderr' else '|'} {line.rstrip()}"))
+                self._emit(_safe(f"    {'!' if stream == 'stderr' else '|'} {line.rstrip()}"))
             else:
                 self._hidden_lines += 1
 
@@ -95,3 +117,47 @@ class Account:
                        f"({result.stdout_bytes + result.stderr_bytes} bytes in all); last lines:")
             for line in (result.tail(5, "stdout").splitlines() + result.tail(5, "stderr").splitlines()):
                 self.write(f"    | {line}")
+
+    # -- heartbeat ---------------------------------------------------------------------------------
+    def _start_heartbeat(self, what: str) -> None:
+        self._stop_heartbeat()
+        if self.heartbeat_seconds > 0:
+            self._heartbeat = _Heartbeat(self, what)
+
+    def _stop_heartbeat(self) -> None:
+        heartbeat, self._heartbeat = self._heartbeat, None
+        if heartbeat is not None:
+            heartbeat.stop()
+
+    def _beat_if_silent(self, what: str, started: float) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_written < self.heartbeat_seconds:
+                return
+            hidden = f"; {self._hidden_lines} lines of output so far not shown live" if self._hidden_lines else ""
+            self._emit(f"  … {what} still running after {_elapsed(now - started)}, nothing shown for "
+                       f"{_elapsed(now - self._last_written)}{hidden}")
+
+
+class _Heartbeat:
+    """A daemon thread that asks its account, about once a second, whether the step has been silent too long."""
+
+    def __init__(self, account: Account, what: str):
+        self._stopped = threading.Event()
+        started = time.monotonic()
+        check_every = min(1.0, account.heartbeat_seconds / 4)
+
+        def beat():
+            while not self._stopped.wait(check_every):
+                account._beat_if_silent(what, started)
+
+        self._thread = threading.Thread(target=beat, name="hermes-ops heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def _elapsed(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

@@ -32,3 +32,39 @@ def test_everything_written_is_neutralised_and_masked(secrets_registry):
     assert "  changelog: abc123 Fix \\u202eexe.txt (Ada)" in lines
     assert "    | ok" in lines and "    | x\\x0dy" in lines
     assert "    | \\x1b[2Ktwo" in lines
+
+
+def test_a_silent_step_gets_heartbeat_lines_until_its_verdict():
+    import threading
+
+    lines: list[str] = []
+    beat = threading.Event()
+
+    def writer(text):
+        lines.append(text)
+        if "still running" in text:
+            beat.set()
+
+    account = Account(writer, live_lines_limit=1, heartbeat_seconds=0.05)
+    account.heading(5, "Build")
+    account.start_live()
+    account.live("stdout", "shown")
+    account.live("stdout", "counted, not shown")
+    assert beat.wait(10), lines
+    account.verdict("done", 1.0)
+    after_verdict = len(lines)
+    heartbeats = [line for line in lines if "still running" in line]
+    assert heartbeats[0].startswith("  … step 5 Build still running after ")
+    assert "1 lines of output so far not shown live" in heartbeats[0]
+    threading.Event().wait(0.3)  # three heartbeat periods: none may come after the verdict
+    assert len(lines) == after_verdict
+
+
+def test_the_exit_step_has_no_heartbeat():
+    lines: list[str] = []
+    account = Account(lines.append, heartbeat_seconds=0.01)
+    account.heading(8, "Exit")
+    import threading
+
+    threading.Event().wait(0.2)
+    assert not [line for line in lines if "still running" in line]
