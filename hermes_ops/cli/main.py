@@ -1,4 +1,8 @@
-"""The `hermes-ops` command: parse arguments, call one library function, map errors to exit codes."""
+"""The `hermes-ops` command: parse arguments, call one library function, map outcomes to exit codes.
+
+Parameters are given as papermill gives them (`-f FILE`, `-y YAML`, `-p NAME VALUE`, `-r NAME RAW`,
+applied in that order); exit codes are `exit_codes.TABLE`.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,34 @@ import json
 import sys
 from pathlib import Path
 
+from hermes_ops.cli import exit_codes
 from hermes_ops.errors import HermesOpsError
 from hermes_ops.sandbox.origin import FAULTS
 
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+EXIT_ERROR = exit_codes.FAILED
+EXIT_USAGE = exit_codes.REFUSED
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("hermes-ops")
+    except Exception:  # a source tree without installed metadata
+        return "unknown"
+
+
+def _overrides(args, *extra) -> list:
+    """(name, value) overrides in papermill's order: -y, then -p, then -r, then the command's own flags."""
+    from hermes_ops.params_file import Raw, yaml_overrides
+
+    pairs: list = []
+    for text in getattr(args, "parameters_yaml", None) or []:
+        pairs.extend(yaml_overrides(text))
+    pairs.extend(tuple(pair) for pair in getattr(args, "parameter", None) or [])
+    pairs.extend((name, Raw(raw)) for name, raw in getattr(args, "parameter_raw", None) or [])
+    pairs.extend(extra)
+    return pairs
 
 
 def _sandbox_host(args):
@@ -21,14 +48,44 @@ def _sandbox_host(args):
     return SandboxHost(SandboxConfig.load_or_default(args.state_dir, **overrides))
 
 
-def _report(run) -> int:
-    """A headless run's outcome on stderr, its record's path as the last line, exit 0 only on success."""
+def _report(run, args) -> int:
+    """A headless run's outcome on stderr and its record's path as the last line (or, with --json, its summary
+    as JSON on stdout); the exit code says how it ended (`exit_codes`)."""
+    from hermes_ops.records import store
+
+    record = store.load_record(Path(run.record).with_suffix(".json"))
+    kind = record.kind if record is not None and record.kind else "deploy"
+    code = exit_codes.for_record(record, kind)
     print(f"outcome: {run.outcome}", file=sys.stderr)
     if run.record_error:
         print(f"hermes-ops: warning: the executed notebook could not always be saved ({run.record_error}); "
               "the JSON summary and the host log are complete", file=sys.stderr)
-    print(run.record)
-    return 0 if run.succeeded else EXIT_ERROR
+    if getattr(args, "json", False):
+        print(json.dumps(run_summary(record, run, code), indent=2, default=str))
+    else:
+        print(run.record)
+    return code
+
+
+def run_summary(record, run, code: int) -> dict:
+    """What a script needs from a run: how it ended, what changed, where its record is."""
+    data = record.to_json() if record is not None else {}
+    keys = ("run_id", "kind", "outcome", "failed_step", "failure", "refused_by", "operator", "reason", "host",
+            "commit_before", "commit_after", "image_before", "image_after", "started_at", "ended_at", "duration",
+            "dry_run")
+    summary = {key: data.get(key) for key in keys}
+    summary["outcome"] = str(run.outcome)
+    summary["exit_code"] = code
+    notebook = Path(run.record)
+    summary["record"] = {"notebook": str(notebook), "json": str(notebook.with_suffix(".json")),
+                         "html": str(notebook.with_suffix(".html"))}
+    summary["record_error"] = run.record_error
+    return summary
+
+
+def _stream(args):
+    """Where the runbook's progress goes: stdout, or stderr when stdout carries the JSON summary."""
+    return sys.stderr if getattr(args, "json", False) else sys.stdout
 
 
 def sandbox_up(args) -> int:
@@ -59,34 +116,32 @@ def sandbox_commit(args) -> int:
 def rehearse(args) -> int:
     from hermes_ops.sandbox import rehearsal
 
-    return _report(rehearsal.rehearse(state_dir=args.state_dir, records_dir=args.records_dir))
+    return _report(rehearsal.rehearse(state_dir=args.state_dir, records_dir=args.records_dir), args)
 
 
 def deploy(args) -> int:
     from hermes_ops.records import headless
 
-    overrides = list(args.parameter or [])
-    if args.resume:
-        overrides.append(("resume", args.resume))
-    if args.dry_run:
-        overrides.append(("dry_run", "true"))
-    return _report(headless.deploy(args.params_file, overrides, records_dir=args.records_dir))
+    flags = ([("resume", args.resume)] if args.resume else []) + ([("dry_run", True)] if args.dry_run else [])
+    return _report(headless.deploy(args.params_file, _overrides(args, *flags), records_dir=args.records_dir,
+                                   stream=_stream(args)), args)
 
 
 def rollback(args) -> int:
     from hermes_ops.records import headless
 
-    overrides = list(args.parameter or []) + ([("rollback_to", args.to)] if args.to else [])
-    return _report(headless.rollback(args.params_file, overrides, records_dir=args.records_dir))
+    flags = [("rollback_to", args.to)] if args.to else []
+    return _report(headless.rollback(args.params_file, _overrides(args, *flags), records_dir=args.records_dir,
+                                     stream=_stream(args)), args)
 
 
 def lock_command(args) -> int:
     from hermes_ops.runbook.hostlog import break_lock, lock_status
 
     if args.lock_command == "break":
-        print(break_lock(args.params_file, args.parameter or []))
+        print(break_lock(args.params_file, _overrides(args)))
     else:
-        print(lock_status(args.params_file, args.parameter or []))
+        print(lock_status(args.params_file, _overrides(args)))
     return 0
 
 
@@ -97,7 +152,7 @@ def list_records(args) -> int:
     if args.host:
         from hermes_ops.runbook.hostlog import read_host_log
 
-        print(read_host_log(args.params_file, args.parameter or []))
+        print(read_host_log(args.params_file, _overrides(args)))
         return 0
     records_dir = Path(args.records_dir or store.default_records_dir())
     if records_dir.is_dir() and not records_dir.is_symlink():
@@ -143,7 +198,10 @@ def hostkey(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hermes-ops", description="Deploy Hermes to its production host.")
+    parser = argparse.ArgumentParser(prog="hermes-ops", description="Deploy Hermes to its production host.",
+                                     epilog="exit codes:\n" + exit_codes.TABLE,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"hermes-ops {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     sandbox = commands.add_parser("sandbox", help="the local stand-in for the production host")
@@ -169,15 +227,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     params = argparse.ArgumentParser(add_help=False)
     params.add_argument("-f", "--params-file", type=Path, default=None, help="YAML parameters file")
+    params.add_argument("-y", "--parameters-yaml", action="append", metavar="YAML",
+                        help="parameters as YAML text, e.g. -y 'branch: main' (repeatable; applied after -f)")
     params.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
-                        help="set one parameter (repeatable); VALUE is read as YAML")
-    run = commands.add_parser("deploy", parents=[params], help="run the deploy runbook headless (papermill)")
+                        help="set one parameter (repeatable); VALUE is read as the parameter's type: text stays "
+                             "text exactly, numbers and true/false are read strictly")
+    params.add_argument("-r", "--parameter-raw", nargs=2, action="append", metavar=("NAME", "RAW"),
+                        help="set one parameter to RAW as text, never converted (repeatable; applied last)")
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true",
+                         help="print the run's summary as JSON on stdout (progress goes to stderr)")
+    run = commands.add_parser("deploy", parents=[params, as_json], help="run the deploy runbook headless (papermill)")
     run.add_argument("--records-dir", type=Path, default=None, help="where records go (default: records/)")
     run.add_argument("--resume", metavar="RUN_ID", default=None,
                      help="continue a failed or interrupted deploy from its failed step")
     run.add_argument("--dry-run", action="store_true", help="connect and preflight, then only show the commands")
     run.set_defaults(handler=deploy)
-    back = commands.add_parser("rollback", parents=[params], help="restore a kept image (default: previous)")
+    back = commands.add_parser("rollback", parents=[params, as_json],
+                               help="restore a kept image (default: previous)")
     back.add_argument("--to", metavar="IMAGE", default=None, help="e.g. hermes/admin:1a2b3c4d5e6f")
     back.add_argument("--records-dir", type=Path, default=None, help="where records go (default: records/)")
     back.set_defaults(handler=rollback)
@@ -213,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     jupyter.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed to jupyter lab")
     jupyter.set_defaults(handler=lab)
 
-    rehearsal = commands.add_parser("rehearse", parents=[state_dir],
+    rehearsal = commands.add_parser("rehearse", parents=[state_dir, as_json],
                                     help="the main job: a rehearsal deploy on the sandbox host")
     rehearsal.add_argument("--records-dir", type=Path, default=None, help="where records go (default: records/)")
     rehearsal.set_defaults(handler=rehearse)
@@ -226,7 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except HermesOpsError as error:
         print(f"hermes-ops: error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        code = exit_codes.for_error(error)
+        if getattr(args, "json", False):
+            print(json.dumps({"outcome": "refused" if code == exit_codes.REFUSED else "error", "exit_code": code,
+                              "error": error.message, "step": error.step, "host": error.host,
+                              "hint": error.hint}, indent=2))
+        return code
     except KeyboardInterrupt:
         print("hermes-ops: interrupted", file=sys.stderr)
-        return 130
+        return exit_codes.INTERRUPTED

@@ -91,7 +91,7 @@ def test_drills_3_and_4_a_bad_image_is_rolled_back(deployable, sandbox, tmp_path
     good_image = host_facts(deployable)["image"]
     deployable.commit(f"drill: {fault}", fault=fault)
     cli, record = deploy_cli(sandbox, tmp_path, "replace_timeout", "15")
-    assert cli.returncode == 1
+    assert cli.returncode == 4, "rolled back"
     assert record["outcome"] == "rolled-back" and record["failed_step"] == "7 Replace the app container"
     assert why in record["rollback"]["reason"]
     assert record["rollback"]["restored_image"] == good_image
@@ -160,7 +160,7 @@ def test_drill_7_interrupted_during_the_build(deployable, sandbox, tmp_path):
     time.sleep(2)
     os.killpg(process.pid, signal.SIGINT)
     process.communicate(timeout=120)
-    assert process.returncode != 0
+    assert process.returncode == 130, "interrupted"
     records = [json.loads(path.read_text()) for path in tmp_path.glob("*_*_*_*.json")]
     assert len(records) == 1, "the interrupted run still has its record"
     assert records[0]["outcome"] == "interrupted"
@@ -173,7 +173,7 @@ def test_drill_8_too_little_disk_space(deployable, sandbox, tmp_path):
     deployable.commit("drill 8: pending change")
     before = host_facts(deployable)
     cli, record = deploy_cli(sandbox, tmp_path, "min_free_disk_mb", "100000000")
-    assert cli.returncode == 1
+    assert cli.returncode == 3, "refused by preflight"
     assert record["failed_step"] == "preflight" and "free disk" in record["failure"]
     assert host_facts(deployable) == before, "preflight changed nothing"
     assert_safe(sandbox, good)

@@ -105,7 +105,7 @@ def test_hostile_parameters_never_reach_the_host(sandbox_host, sandbox, tmp_path
                              "-p", "port", str(listener.getsockname()[1]), "--records-dir", str(tmp_path))
         with pytest.raises(BlockingIOError):
             listener.accept()
-    assert cli.returncode == 1
+    assert cli.returncode == 2, "refused before connecting"
     assert f"parameter {name}=" in cli.stderr and "nothing was run" in cli.stderr
     assert not list(tmp_path.iterdir()), "no kernel ran, no record of a run that never started"
     assert droplet_docker(sandbox_host, "exec", sandbox_host.config.droplet_container,

@@ -33,7 +33,7 @@ def test_a_held_lock_refuses_a_deploy_then_break_frees_it(deployable, sandbox, t
     try:
         assert "held by run=stuck-run operator=somebody" in lock_status(sandbox.params_file)
         cli = hermes_ops_cli("deploy", "-f", str(sandbox.params_file), "--records-dir", str(tmp_path))
-        assert cli.returncode == 1
+        assert cli.returncode == 3, "refused by the lock"
         _, record = record_of(cli)
         assert record["failed_step"] == "preflight" and "run=stuck-run" in record["failure"]
         broken = hermes_ops_cli("lock", "break", "-f", str(sandbox.params_file))
