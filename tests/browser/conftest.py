@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -175,3 +176,80 @@ def wait_for_free_lock(sandbox, timeout: float = 300) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"the sandbox's deploy lock stayed {status} for {timeout:.0f}s")
         time.sleep(2)
+
+
+# -- a JupyterLab server another command starts (`hermes-ops lab` on a prepared copy) -------------------
+def isolated_lab(home: Path) -> tuple[dict, list[str]]:
+    """The `jupyter_lab` fixture's isolation, for a server a command under test starts: the environment,
+    and the JupyterLab arguments (a fresh token and port, settings, workspaces, checkpoints under `home`)."""
+    for name, values in LAB_SETTINGS.items():
+        path = home / "settings" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    token, port = secrets.token_hex(16), free_port()
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
+           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
+           "HERMES_OPS_OPERATOR": OPERATOR}
+    env.pop("JPY_SESSION_NAME", None)
+    arguments = ["--allow-root", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+                 f"--IdentityProvider.token={token}", f"--LabApp.user_settings_dir={home / 'settings'}",
+                 f"--LabApp.workspaces_dir={home / 'workspaces'}",
+                 f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",
+                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    return env, arguments
+
+
+@contextmanager
+def lab_started_by(argv: list[str], env: dict, home: Path, *, cwd: Path = REPO_ROOT):
+    """Run `argv` (it starts JupyterLab with `isolated_lab(home)`'s arguments); yield the server once it
+    answers; stop the command and its server (with its kernels) at the end."""
+    port = next(argument for argument in argv if argument.startswith("--ServerApp.port=")).split("=")[1]
+    token = next(argument for argument in argv if argument.startswith("--IdentityProvider.token=")).split("=")[1]
+    with (home / "jupyterlab.log").open("w") as log:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        server = SimpleNamespace(url=f"http://127.0.0.1:{port}", token=token, process=process,
+                                 log=home / "jupyterlab.log")
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    api(server, "GET", "/api/status")
+                    break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"JupyterLab did not start:\n{server.log.read_text()[-3000:]}") from None
+                    time.sleep(0.5)
+            yield server
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)  # the command and its server; the server stops its kernels
+            try:
+                process.wait(30)
+                _wait_for_group_gone(process.pid, 30)
+            except (subprocess.TimeoutExpired, TimeoutError):
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+
+
+def _wait_for_group_gone(group: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"process group {group} still runs")
+        time.sleep(0.25)
+
+
+def wait_for_kernel_of(lab, notebook: str, timeout: float = 60) -> None:
+    """The kernel of `notebook` (its path under the server's root) has started and the page is connected to
+    it (before that, Run All is lost)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        kernels = [session["kernel"] for session in api(lab, "GET", "/api/sessions") if session["path"] == notebook]
+        if kernels and kernels[0]["execution_state"] == "idle" and kernels[0]["connections"] >= 1:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"the kernel of {notebook} did not start within {timeout:.0f}s")
