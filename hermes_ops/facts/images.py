@@ -12,6 +12,11 @@ from hermes_ops.facts.containers import parse_ids
 from hermes_ops.facts.fact import Fact, first_line, lines
 
 COMMIT_LABEL = "io.hermes.commit"
+# The other labels step 6 puts on a deploy image: who made it, when, why, in which run.
+OPERATOR_LABEL = "io.hermes.operator"
+DEPLOYED_AT_LABEL = "io.hermes.deployed-at"
+REASON_LABEL = "io.hermes.reason"
+RUN_ID_LABEL = "io.hermes.run-id"
 # A deploy image is tagged with the first 12 hex digits of its commit (`hermes/admin:412353f2b94e`).
 COMMIT_TAG = re.compile(r"[0-9a-f]{12}")
 NO_VALUE = "<no value>"  # what a Go template prints for a missing key (an image without the label)

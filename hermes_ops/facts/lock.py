@@ -7,6 +7,7 @@ or why the lock is lost) follows on the next line, or for BROKEN on the same lin
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from enum import Enum
 
@@ -45,6 +46,24 @@ def parse_answer(output: str) -> LockAnswer:
     state = LockState(word) if word in LockState._value2member_map_ else None
     holder = rest.strip() if state is not None and rest.strip() else (rows[1] if len(rows) > 1 else "")
     return LockAnswer(state=state, holder=holder, first_line=first)
+
+
+def parse_holder(holder: str) -> dict[str, str]:
+    """A holder line's `key=value` words (`run`, `operator`, `commit`, `since`, `pid`); {} if it has none.
+
+    The operator is shell-quoted in the line (`operator='Ann Smith'`), so the words are read as a
+    shell would; a line with an unbalanced quote gives {} (the line itself still says who holds it).
+    """
+    try:
+        words = shlex.split(holder)
+    except ValueError:
+        return {}
+    fields: dict[str, str] = {}
+    for word in words:
+        key, separator, value = word.partition("=")
+        if separator and key.isidentifier():
+            fields.setdefault(key, value)
+    return fields
 
 
 def answer_complete(output: str, *, ended: bool) -> bool:

@@ -14,27 +14,41 @@ from hermes_ops.runbook.audit import format_audit_line
 from hermes_ops.ssh import connect
 
 
-def _connect(params_file: Path | None, overrides):
+def open_session(params_file: Path | None, overrides=()):
+    """The resolved parameters and an open runner to their host (use it as a context manager).
+
+    A refused parameter raises ConfigError (step "parameters") before anything connects.
+    """
     params = DeployParameters(**load_parameters(params_file, overrides)).resolved()
     return params, connect(params.ssh_target())
 
 
+def host_log(runner, params: DeployParameters, lines: int = 50) -> str:
+    """The host log's last `lines` lines through an open runner ("" when there is no log yet)."""
+    return runner.run(host_commands.read_audit_log(lines), timeout=params.command_timeout).stdout.rstrip()
+
+
+def lock_answer(runner, params: DeployParameters) -> lock_facts.LockAnswer:
+    """Probe the lock through an open runner: FREE, or BUSY and the holder line. Never holds it."""
+    return lock_facts.probe.read(runner.run, timeout=params.command_timeout)
+
+
 def read_host_log(params_file: Path | None, overrides=(), lines: int = 50) -> str:
-    params, session = _connect(params_file, overrides)
+    params, session = open_session(params_file, overrides)
     with session as runner:
-        return runner.run(host_commands.read_audit_log(lines), timeout=params.command_timeout).stdout.rstrip()
+        return host_log(runner, params, lines)
 
 
 def lock_status(params_file: Path | None, overrides=()) -> str:
-    params, session = _connect(params_file, overrides)
+    params, session = open_session(params_file, overrides)
     with session as runner:
-        answer = lock_facts.probe.read(runner.run, timeout=params.command_timeout)
+        answer = lock_answer(runner, params)
     return "free" if answer.state is lock_facts.LockState.FREE else f"held by {answer.holder or 'an unknown holder'}"
 
 
 def break_lock(params_file: Path | None, overrides=()) -> str:
     """End a stuck lock holder and record who broke it, when, and whose lock it was, in the host log."""
-    params, session = _connect(params_file, overrides)
+    params, session = open_session(params_file, overrides)
     with session as runner:
         # Breaking changes the host: not a fact, but its answer reads like the lock facts'.
         result = runner.run(lock_commands.break_lock(), timeout=params.command_timeout)
