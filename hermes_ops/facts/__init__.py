@@ -21,6 +21,7 @@ the caller's runner (`Deploy.run`, `Deploy.in_admin`, `SSHRunner.run`), with the
 | | `version` (the version URL's body) | `str`, or None |
 | | `log_tail` (the app's last log lines) | `tuple[str, ...]` |
 | `lock` | `probe` (FREE/BUSY), `fence` (HELD/LOST); `parse_answer` also reads `hold` and `break_lock` | `LockAnswer` |
+| | `parse_holder`: the holder line's `run`, `operator`, `commit`, `since`, `pid` | `dict[str, str]` |
 | `checkout` | `changes` (`git status --porcelain`) | `tuple[str, ...]`, () when clean |
 | | `branch` | `str`, or None (detached HEAD) |
 | | `head`, `remote_commit` (`git ls-remote`) | `str`, or None |
