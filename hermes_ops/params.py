@@ -86,7 +86,7 @@ class DeployParameters:
     app_logs_command: str = "tail -n 40 /var/log/hermes/supervisor.log"  # host command showing the app's last log lines
     rollback_to: str = ""              # rollback runbook: image to restore (empty: <repository>:previous)
     resume: str = ""                   # run id of a failed/interrupted deploy to continue from its failed step
-    records_dir: str = ""              # where the JSON record goes (empty: records/ at the repo root)
+    records_dir: str = ""              # where the record goes (empty: $HERMES_OPS_RECORDS, else ./records)
     run_id: str = ""                   # set by `hermes-ops deploy`; empty: generated
 
     def resolved(self) -> "DeployParameters":
@@ -97,7 +97,7 @@ class DeployParameters:
             operator=self.operator or _default_operator(),
             key_path=self.key_path or str(sandbox / paths.SANDBOX_OPERATOR_KEY),
             known_hosts=self.known_hosts or str(sandbox / paths.SANDBOX_KNOWN_HOSTS),
-            records_dir=self.records_dir or str(paths.RECORDS_DIR),
+            records_dir=self.records_dir or str(paths.default_records_dir()),
         )
         filled.validate()
         return filled

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hermes_ops import local_processes
+from hermes_ops import local_processes, paths
 from hermes_ops.errors import ConfigError
 from hermes_ops.params import DeployParameters
 from hermes_ops.params_file import load_parameters
@@ -22,7 +22,6 @@ from hermes_ops.runbook.vocabulary import DEPLOY_SUCCESS, ROLLBACK_SUCCESS, Outc
 
 __all__ = ["HeadlessRun", "deploy", "load_parameters", "rollback", "run_runbook"]
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 RECORD_SCHEME = "hermes-record://"
 
 
@@ -159,8 +158,9 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
                       operator=values.get("operator"), parameters=values)
     try:
         with _termination_reaches_the_kernel():
+            runbooks = paths.runbooks_dir()
             papermill.execute_notebook(
-                str(NOTEBOOKS / notebook), RECORD_SCHEME + str(executed), parameters=values, cwd=str(NOTEBOOKS),
+                str(runbooks / notebook), RECORD_SCHEME + str(executed), parameters=values, cwd=str(runbooks),
                 kernel_name="python3", progress_bar=False, stdout_file=stream, stderr_file=sys.stderr,
             )
     except PapermillExecutionError as error:

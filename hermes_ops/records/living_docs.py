@@ -13,11 +13,11 @@ from pathlib import Path
 
 import nbformat
 
+from hermes_ops import paths
 from hermes_ops.params import DeployParameters
 from hermes_ops.sandbox import SandboxConfig, SandboxHost
 from hermes_ops.sandbox.rehearsal import catch_up
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 DOCS_OPERATOR = "Ada Operator"
 # Set in a living notebook's kernel, which runs the notebook as stored (no parameter is injected): the
 # operator's name would otherwise default to whoever runs it ($HERMES_OPS_OPERATOR, git's user.name).
@@ -52,17 +52,22 @@ def _leave_room_for_one_more_image(host: SandboxHost) -> None:
         host.run_docker(docker.remove_image(f"{repository}:{tag}"), timeout=60, check=False)
 
 
-def refresh(names: tuple[str, ...] = LIVING_NOTEBOOKS) -> list[Path]:
-    """Execute each living notebook in place (nbclient, not papermill: no injected cell, no metadata)."""
+def refresh(names: tuple[str, ...] = LIVING_NOTEBOOKS, records_dir: Path | None = None) -> list[Path]:
+    """Execute each living notebook in place (nbclient, not papermill: no injected cell, no metadata).
+
+    Their runs' records go to `records_dir` (default: `paths.default_records_dir()` of the caller).
+    """
     from nbclient import NotebookClient
 
+    notebooks = paths.runbooks_dir()
     written = []
     for name in names:
         prepare_sandbox(name)
-        path = NOTEBOOKS / name
+        path = notebooks / name
         notebook = nbformat.read(path, as_version=4)
-        NotebookClient(notebook, kernel_name="python3", timeout=1800,
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute(env=kernel_environment())
+        client = NotebookClient(notebook, kernel_name="python3", timeout=1800,
+                                resources={"metadata": {"path": str(notebooks)}})
+        client.execute(env=kernel_environment(records_dir))
         strip_volatile_metadata(notebook)
         nbformat.validate(notebook)
         nbformat.write(notebook, path)
@@ -70,15 +75,20 @@ def refresh(names: tuple[str, ...] = LIVING_NOTEBOOKS) -> list[Path]:
     return written
 
 
-def kernel_environment() -> dict[str, str]:
+def kernel_environment(records_dir: Path | None = None) -> dict[str, str]:
     """The environment of a living notebook's kernel: this process's, with `KERNEL_ENVIRONMENT` set.
+
+    The notebook runs as stored (`records_dir` empty) in a kernel whose working directory is the
+    notebooks folder, so $HERMES_OPS_RECORDS names the records directory: `records_dir`, else this
+    process's default; never a `records/` beside the runbooks.
 
     Without `JPY_SESSION_NAME`: inherited from a JupyterLab terminal and passed on explicitly, it would
     be written into the kernel's connection file, and the kernel would take itself for a person's
     (`console.detect`) and show the step console.
     """
     environment = {name: value for name, value in os.environ.items() if name != "JPY_SESSION_NAME"}
-    return {**environment, **KERNEL_ENVIRONMENT}
+    records = Path(records_dir).absolute() if records_dir else paths.default_records_dir()
+    return {**environment, **KERNEL_ENVIRONMENT, paths.RECORDS_ENV: str(records)}
 
 
 def strip_volatile_metadata(notebook) -> None:

@@ -26,7 +26,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def default_records_dir() -> Path:
-    return Path(os.environ.get("HERMES_RECORDS_DIR") or DEFAULT_RECORDS_DIR)
+    """$HERMES_OPS_RECORDS, else `./records` of the working directory (see `paths.default_records_dir`)."""
+    from hermes_ops import paths
+
+    return paths.default_records_dir()
 
 
 def record_stem(record: Record | Mapping) -> str:

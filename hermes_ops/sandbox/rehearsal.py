@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hermes_ops import paths
 from hermes_ops.params import DeployParameters
 from hermes_ops.records.headless import HeadlessRun, deploy
 from hermes_ops.runbook import Deploy, DeployFailed
@@ -20,11 +21,17 @@ def _say(message: str) -> None:
 
 
 def rehearse(state_dir: Path | None = None, records_dir: Path | None = None) -> HeadlessRun:
-    """Sandbox up, a fresh commit on its origin, then `hermes-ops deploy` of it; returns the run (record path)."""
+    """Sandbox up, a fresh commit on its origin, then `hermes-ops deploy` of it; returns the run (record path).
+
+    The record goes where a production deploy's would: `records_dir`, else `paths.default_records_dir()`
+    ($HERMES_OPS_RECORDS, else `./records` of the working directory; `bash run.sh rehearse` runs at the
+    repository root).
+    """
+    records_dir = Path(records_dir) if records_dir else paths.default_records_dir()
     host = SandboxHost(SandboxConfig.load_or_default(state_dir))
     params_file = host.up()
     commit = host.commit("Rehearsal: a visible change")
-    _say(f"new commit on the sandbox origin: {commit[:12]}; deploying it with the runbook")
+    _say(f"new commit on the sandbox origin: {commit[:12]}; deploying it with the runbook (records: {records_dir})")
     return deploy(params_file, [("reason", "rehearsal on the sandbox host")], records_dir=records_dir)
 
 
