@@ -14,9 +14,12 @@ from hermes_ops.facts.images import (COMMIT_LABEL, DEPLOYED_AT_LABEL, OPERATOR_L
 from hermes_ops.facts.lock import LockAnswer, LockState, parse_holder
 from hermes_ops.runbook.audit import parse_audit_line
 from hermes_ops.runbook.serving import Serving
+from hermes_ops.runbook.vocabulary import Outcome
 
 # The host log's kinds of run that change what serves (a deploy's or a rollback's line).
 RUN_KINDS = ("deploy", "rollback")
+# The outcome with which each kind of run leaves a version serving.
+SERVED_BY = {"deploy": Outcome.SUCCESS.value, "rollback": Outcome.ROLLED_BACK.value}
 # How far back in the host log the last run is looked for.
 HOST_LOG_LINES = 200
 
@@ -56,11 +59,16 @@ class LastDeploy:
         return {**{key: self.fields.get(key) for key in self.KEYS}, "line": self.line}
 
 
-def last_deploy(host_log: str) -> LastDeploy | None:
-    """The last line of `host_log` whose kind is a deploy or a rollback; None if it has none."""
+def last_deploy(host_log: str, *, succeeded: bool = False) -> LastDeploy | None:
+    """The last line of `host_log` whose kind is a deploy or a rollback; None if it has none.
+
+    `succeeded`: the last one that put a version into service (a deploy that ended `success`, a
+    rollback that ended `rolled-back`), passing over refused, failed and dry runs.
+    """
     for line in reversed(host_log.splitlines()):
         fields = parse_audit_line(line)
-        if fields.get("kind") in RUN_KINDS:
+        kind = fields.get("kind")
+        if kind in RUN_KINDS and (not succeeded or fields.get("outcome") == SERVED_BY[kind]):
             return LastDeploy(fields, line)
     return None
 
@@ -84,6 +92,7 @@ class ProductionStatus:
     version_url: str
     lock: LockInfo
     last_deploy: LastDeploy | None
+    last_success: LastDeploy | None  # the last run that put a version into service (often `last_deploy` itself)
 
     @property
     def healthy(self) -> bool:
@@ -118,6 +127,7 @@ class ProductionStatus:
                         "health_url": self.health_url, "version_url": self.version_url},
             "lock": self.lock.to_json(),
             "last_deploy": self.last_deploy.to_json() if self.last_deploy else None,
+            "last_success": self.last_success.to_json() if self.last_success else None,
             "problems": list(self.problems),
         }
 

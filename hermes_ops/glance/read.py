@@ -91,13 +91,14 @@ def read_status(host: ReadOnlyHost) -> model.ProductionStatus:
     host.must_read(host_facts.docker_version)  # docker must answer, or "no app container" would be a guess
     now = serving.read(host)
     tags = _tags_by_image(host).get(now.image or "", [])
+    log = hostlog.host_log(host, params, model.HOST_LOG_LINES)
     return model.ProductionStatus(
         host=host.runner.target.display, hostname=hostname, expected_hostname=params.expected_hostname,
         checked_at=utc_now().strftime("%Y-%m-%dT%H:%M:%SZ"), serving=now,
         image_tags=tuple(f"{params.image_repository}:{tag}" for tag in tags),
         health_url=params.health_url, version_url=params.version_url,
         lock=model.lock_info(hostlog.lock_answer(host, params)),
-        last_deploy=model.last_deploy(hostlog.host_log(host, params, model.HOST_LOG_LINES)))
+        last_deploy=model.last_deploy(log), last_success=model.last_deploy(log, succeeded=True))
 
 
 def read_kept_images(host: ReadOnlyHost) -> model.KeptImages:

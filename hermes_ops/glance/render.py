@@ -8,7 +8,7 @@ on one line, so no label, log line or lock holder can drive the operator's termi
 from __future__ import annotations
 
 from hermes_ops.facts.images import short_id
-from hermes_ops.glance.model import KeptImages, LastDeploy, LockInfo, ProductionStatus
+from hermes_ops.glance.model import HOST_LOG_LINES, KeptImages, LastDeploy, LockInfo, ProductionStatus
 from hermes_ops.terminal_text import neutralise
 
 LABEL_WIDTH = 12
@@ -36,7 +36,10 @@ def render_status(status: ProductionStatus) -> str:
     health = (f"healthy: {status.health_url} answers 200" if serving.healthy
               else f"NOT healthy: {status.health_url} did not answer 200")
     rows = [("host", status.host + hostname), ("serving", serves), ("image", image), ("health", health),
-            ("lock", _lock(status.lock)), *_last_deploy(status.last_deploy), ("checked", status.checked_at)]
+            ("lock", _lock(status.lock)), *_last_deploy("last deploy", status.last_deploy)]
+    if status.last_success != status.last_deploy:
+        rows += _last_deploy("last success", status.last_success)
+    rows.append(("checked", status.checked_at))
     rows += [("problem", shown(problem)) for problem in status.problems]
     return "\n".join(f"{label:{LABEL_WIDTH}} {text}" for label, text in rows)
 
@@ -49,11 +52,11 @@ def _lock(lock: LockInfo) -> str:
     return f"unknown (the probe said {shown(lock.holder)})"
 
 
-def _last_deploy(run: LastDeploy | None) -> list[tuple[str, str]]:
+def _last_deploy(label: str, run: LastDeploy | None) -> list[tuple[str, str]]:
     if run is None:
-        return [("last deploy", "none in the host log")]
+        return [(label, f"none in the host log's last {HOST_LOG_LINES} lines")]
     field = run.fields.get
-    rows = [("last deploy", f"{shown(field('time'))} {shown(field('kind'))} {shown(field('outcome'))} by "
+    rows = [(label, f"{shown(field('time'))} {shown(field('kind'))} {shown(field('outcome'))} by "
                          f"{shown(field('operator'))}, commit {shown(field('commit'))}, image {shown(field('image'))}, "
                          f"run {shown(field('run'))}")]
     if field("reason"):

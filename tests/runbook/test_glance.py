@@ -20,7 +20,7 @@ from tests.runbook.test_safety import held_lock
 pytestmark = pytest.mark.sandbox
 
 STATUS_KEYS = {"host", "hostname", "expected_hostname", "checked_at", "healthy", "serving", "lock", "last_deploy",
-               "problems"}
+               "last_success", "problems"}
 SERVING_KEYS = {"commit", "version", "label_commit", "image", "image_tags", "running", "healthy", "health_url",
                 "version_url"}
 LOCK_KEYS = {"state", "holder", "run", "operator", "since", "pid"}
@@ -84,6 +84,7 @@ def test_status_and_images_show_the_deploy_and_change_nothing(deployed, deployab
     assert status.last_deploy.fields["run"] == deployed["run_id"]
     assert status.last_deploy.fields["outcome"] == "success"
     assert status.last_deploy.fields["reason"] == "TICKET-11 at a glance"
+    assert status.last_success == status.last_deploy
     assert status.host == f"core@127.0.0.1:{sandbox.port}" and status.hostname == "texasca2"
 
     kept = glance.kept_images(sandbox.params_file)
@@ -100,7 +101,7 @@ def test_status_and_images_show_the_deploy_and_change_nothing(deployed, deployab
     assert code == 0 and err == ""
     shown = json.loads(out)
     assert set(shown) == STATUS_KEYS and set(shown["serving"]) == SERVING_KEYS
-    assert set(shown["lock"]) == LOCK_KEYS and set(shown["last_deploy"]) == LAST_DEPLOY_KEYS
+    assert set(shown["lock"]) == LOCK_KEYS and set(shown["last_deploy"]) == set(shown["last_success"]) == LAST_DEPLOY_KEYS
     assert shown["serving"]["commit"] == deployed["commit_after"] and shown["healthy"] is True
     assert shown["last_deploy"]["run"] == deployed["run_id"] and shown["lock"]["state"] == "free"
 

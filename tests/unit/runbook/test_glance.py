@@ -38,7 +38,8 @@ def production_status(**changes) -> model.ProductionStatus:
                   checked_at="2026-11-27T12:31:00Z", serving=HEALTHY,
                   image_tags=(f"hermes/admin:{COMMIT[:12]}", "hermes/admin:latest"),
                   health_url="http://127.0.0.1:8088/health", version_url="http://127.0.0.1:8088/version",
-                  lock=model.LockInfo("free"), last_deploy=model.last_deploy(DEPLOY_LINE))
+                  lock=model.LockInfo("free"), last_deploy=model.last_deploy(DEPLOY_LINE),
+                  last_success=model.last_deploy(DEPLOY_LINE))
     return model.ProductionStatus(**{**values, **changes})
 
 
@@ -73,6 +74,18 @@ def test_last_deploy_is_the_newest_deploy_or_rollback_line():
     found = model.last_deploy(log)
     assert found.line == rollback and found.fields["kind"] == "rollback"
     assert model.last_deploy(BROKEN_LINE) is None and model.last_deploy("") is None
+
+
+def test_last_success_passes_over_runs_that_put_nothing_into_service():
+    refused = DEPLOY_LINE.replace("outcome=success", "outcome=failed").replace("12:00:05", "12:20:00")
+    dry = DEPLOY_LINE.replace("outcome=success", "outcome=dry-run").replace("12:00:05", "12:25:00")
+    rolled_back_deploy = DEPLOY_LINE.replace("outcome=success", "outcome=rolled-back")
+    log = "\n".join([DEPLOY_LINE, refused, dry, BROKEN_LINE])
+    assert model.last_deploy(log).line == dry
+    assert model.last_deploy(log, succeeded=True).line == DEPLOY_LINE
+    rollback = DEPLOY_LINE.replace("kind=deploy", "kind=rollback").replace("outcome=success", "outcome=rolled-back")
+    assert model.last_deploy("\n".join([DEPLOY_LINE, rollback, refused]), succeeded=True).line == rollback
+    assert model.last_deploy(rolled_back_deploy, succeeded=True) is None
 
 
 def test_last_deploy_reads_the_old_host_log_format_too():
@@ -113,7 +126,8 @@ def test_status_json_has_the_documented_keys():
         LockAnswer(LockState.BUSY, "run=r1 operator=ann since=2026-11-27T12:00:00Z pid=42", "BUSY")))
         .to_json()))
     assert list(shown) == ["host", "hostname", "expected_hostname", "checked_at", "healthy", "serving", "lock",
-                           "last_deploy", "problems"]
+                           "last_deploy", "last_success", "problems"]
+    assert shown["last_success"] == shown["last_deploy"]
     assert set(shown["serving"]) == {"image", "running", "label_commit", "version", "healthy", "commit",
                                      "image_tags", "health_url", "version_url"}
     assert shown["lock"] == {"state": "held", "holder": "run=r1 operator=ann since=2026-11-27T12:00:00Z pid=42",
@@ -127,7 +141,8 @@ def test_status_json_has_the_documented_keys():
 
 
 def test_status_json_without_a_last_deploy():
-    assert production_status(last_deploy=None).to_json()["last_deploy"] is None
+    shown = production_status(last_deploy=None, last_success=None).to_json()
+    assert shown["last_deploy"] is None and shown["last_success"] is None
 
 
 def test_images_json_has_the_documented_keys():
@@ -158,14 +173,22 @@ def test_status_text():
     ])
 
 
+def test_status_text_adds_the_last_success_when_the_last_deploy_failed():
+    failed = DEPLOY_LINE.replace("outcome=success", "outcome=failed").replace("12:00:05", "12:20:00")
+    text = render_status(production_status(last_deploy=model.last_deploy(failed)))
+    assert "last deploy  2026-11-27T12:20:00Z deploy failed by Ann Smith" in text
+    assert "last success 2026-11-27T12:00:05Z deploy success by Ann Smith" in text
+
+
 def test_status_text_never_cuts_the_host_and_shows_what_is_wrong():
     text = render_status(production_status(
         host=LONG_HOST, serving=Serving(image=None, running=False, label_commit=None, version=None, healthy=False),
-        last_deploy=None))
+        last_deploy=None, last_success=None))
     assert f"host         {LONG_HOST} (hostname texasca2)" in text.splitlines()
     assert "serving      nothing: no app container" in text
     assert "health       NOT healthy: http://127.0.0.1:8088/health did not answer 200" in text
-    assert "last deploy  none in the host log" in text
+    assert "last deploy  none in the host log's last 200 lines" in text
+    assert "last success" not in text
     assert "problem      no app container" in text
 
 
