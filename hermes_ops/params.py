@@ -11,10 +11,12 @@ is refused without being shown.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import getpass
 import os
 import re
 import shlex
+import socket
 import subprocess
 from dataclasses import dataclass
 
@@ -28,6 +30,8 @@ MAX_LENGTH = 256
 CONTAINER_NAME = (re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}"), "letters, digits, '_', '.', '-'; starts with a letter or digit; at most 63 characters")
 IMAGE_NAME = (re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"), "repository:tag in lower case, e.g. hermes/admin:latest")
 BRANCH_NAME = (re.compile(r"(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]{1,100}(?<![./])"), "letters, digits, '.', '_', '-', '/'; no '..', no leading '-'")
+# A Host alias of the ssh config, or a DNS name / address: no wildcards, no user@, no leading '-'.
+HOST_OR_ALIAS = (re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,252}"), "a DNS name, an IPv4 address or a Host alias of the ssh config")
 HOST_NAME = (re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"), "a DNS name or IPv4 address")
 REMOTE_PATH = (re.compile(r"/(?:[A-Za-z0-9_.-]+/?)*"), "an absolute path of letters, digits, '_', '.', '-'; no '..'")
 USER_NAME = (re.compile(r"[a-z_][a-z0-9_-]{0,31}"), "a POSIX user name")
@@ -55,16 +59,41 @@ def _default_operator() -> str:
 
 @dataclass(frozen=True)
 class DeployParameters:
-    """One deploy's parameters. Defaults target the local sandbox host, never production."""
+    """One deploy's parameters. Defaults target the local sandbox host, never production.
+
+    Where to connect is resolved by `resolved()`, before anything runs (`hermes_ops.ssh.resolution`):
+
+    - `host` may be a Host alias of the OpenSSH config `ssh_config`: HostName, Port, User,
+      IdentityFile, UserKnownHostsFile and ProxyJump (one bastion) are read as `ssh HOST`
+      reads them. A connection parameter set explicitly wins over the config, and
+      **explicit means: a value other than the parameter's default** (the same answer in
+      the CLI, the kernel and JupyterLab, which all see the values, not where they came
+      from). So a parameters file naming only `host: prod` takes user, port and key from
+      the config; `port: 2222` or `user: core` (the defaults) cannot override the config:
+      change the Host entry, or use the address instead of the alias. Without User in
+      the config the user stays `core`; without Port the port is 22.
+    - The sandbox's key and known_hosts are used only for the sandbox: host 127.0.0.1 or
+      localhost, not an alias, `key_path` and `known_hosts` both empty.
+    - Otherwise an empty `key_path` means the config's IdentityFile and/or ssh-agent's keys
+      (`use_agent`, None: yes except for the sandbox); with neither, the deploy is refused
+      naming what was tried. An empty `known_hosts` means the config's UserKnownHostsFile,
+      else ~/.ssh/known_hosts. Unknown host keys are always refused.
+    - `ssh_config` left at ~/.ssh/config may be missing; set to another path it must exist.
+
+    The resolved values (port, user, key_path, known_hosts, use_agent) replace the given
+    ones, so the record shows what was used, and resolving again gives the same answer.
+    """
 
     operator: str = ""                 # who deploys (empty: $HERMES_OPS_OPERATOR, git config user.name, $USER)
     reason: str = "sandbox rehearsal"  # ticket or free text, written to the record, image labels and host log
     host: str = "127.0.0.1"            # the production host's address
     port: int = 2222                   # its sshd port
     user: str = "core"                 # the login on the host
-    key_path: str = ""                 # your private key (empty: the sandbox operator key)
+    key_path: str = ""                 # your private key (empty: the ssh config's IdentityFile and/or ssh-agent; the sandbox key only for the sandbox)
     key_passphrase_env: str = "HERMES_OPS_SSH_PASSPHRASE"  # env var holding the key's passphrase, if any
-    known_hosts: str = ""              # known_hosts pinning the host key (empty: the sandbox's)
+    known_hosts: str = ""              # known_hosts pinning the host key (empty: the ssh config's UserKnownHostsFile, else ~/.ssh/known_hosts; the sandbox's for the sandbox)
+    ssh_config: str = "~/.ssh/config"  # your OpenSSH client config: `host` may be one of its Host aliases (`none`: read none)
+    use_agent: bool | None = None      # offer ssh-agent's keys (None: yes, except for the sandbox)
     expected_hostname: str = "texasca2"  # `hostname` must print this, or the deploy is refused
     admin_container: str = "hermes-admin"  # the admin client container that holds the checkout
     app_container: str = "hermes-app"  # the serving container the supervisor respawns
@@ -90,16 +119,25 @@ class DeployParameters:
     run_id: str = ""                   # set by `hermes-ops deploy`; empty: generated
 
     def resolved(self) -> "DeployParameters":
-        """Fill the empty defaults (operator, sandbox key paths, records dir) and validate everything."""
-        sandbox = paths.sandbox_state_dir()
+        """Resolve where to connect (see the class docstring), fill the empty defaults, validate everything.
+
+        Raises:
+            ConfigError (step "parameters"): a value breaks its rule, an unknown host alias, a
+                ProxyCommand, a missing key or no key at all; nothing has been run.
+        """
+        self._refuse_passphrase()
+        self._check_connection_parameters()
+        connection = self.ssh_resolution(check_keys=True)
+        target = connection.target
         filled = dataclasses.replace(
             self,
             operator=self.operator or _default_operator(),
-            key_path=self.key_path or str(sandbox / paths.SANDBOX_OPERATOR_KEY),
-            known_hosts=self.known_hosts or str(sandbox / paths.SANDBOX_KNOWN_HOSTS),
+            port=target.port, user=target.user, key_path=target.key_path or "", known_hosts=target.known_hosts,
+            connect_timeout=target.connect_timeout, use_agent=target.key_path is None or target.use_agent,
             records_dir=self.records_dir or str(paths.default_records_dir()),
         )
         filled.validate()
+        object.__setattr__(filled, "_resolution", connection)  # the same target; it remembers it was the sandbox
         return filled
 
     @property
@@ -107,12 +145,57 @@ class DeployParameters:
         return shlex.split(self.build_command)
 
     def ssh_target(self):
-        """Where and how to connect, for the SSH layer."""
-        from hermes_ops.ssh import SSHTarget
+        """Where and how to connect, for the SSH layer (an alias's HostName and bastion included)."""
+        return self.ssh_resolution().target
 
-        return SSHTarget(host=self.host, port=self.port, user=self.user, key_path=self.key_path,
-                         known_hosts=self.known_hosts, connect_timeout=self.connect_timeout,
-                         passphrase_env=self.key_passphrase_env)
+    def ssh_resolution(self, *, check_keys: bool = False):
+        """The `hermes_ops.ssh.resolution.Resolution` of these parameters: target, alias, bastion, sandbox or not.
+
+        Computed once per parameters object (it reads the ssh config file); `check_keys` also
+        proves a key is available (ssh-agent is asked), as `resolved()` does.
+        """
+        cached = self.__dict__.get("_resolution")
+        if cached is not None and not check_keys:
+            return cached
+        from hermes_ops.ssh import TargetRequest, require_keys, resolve_target
+
+        defaults = _DEFAULTS
+        sandbox = paths.sandbox_state_dir()
+        request = TargetRequest(
+            host=self.host, port=self.port, user=self.user, key_path=self.key_path, known_hosts=self.known_hosts,
+            ssh_config=self.ssh_config, ssh_config_required=self.ssh_config != defaults["ssh_config"],
+            use_agent=self.use_agent, connect_timeout=self.connect_timeout, passphrase_env=self.key_passphrase_env,
+            sandbox_key=str(sandbox / paths.SANDBOX_OPERATOR_KEY),
+            sandbox_known_hosts=str(sandbox / paths.SANDBOX_KNOWN_HOSTS),
+            explicit=frozenset(name for name in ("port", "user", "connect_timeout")
+                               if getattr(self, name) != defaults[name]))
+        answer = resolve_target(request, check_keys=False)
+        if answer.alias is None:
+            _check_plain_host(self.host, self.ssh_config, answer.aliases)
+        for hop in (answer.target, answer.target.jump):
+            if hop is not None and not HOST_NAME[0].fullmatch(hop.host):
+                raise ConfigError(f"Host {hop.alias} in {answer.config_file} has HostName {_shown(hop.host)}: "
+                                  f"expected {HOST_NAME[1]}", step="parameters",
+                                  hint="fix the HostName in the ssh config; nothing was run")
+        if check_keys:
+            require_keys(answer, request)
+        object.__setattr__(self, "_resolution", answer)  # a cache, not a field: replace() and asdict() skip it
+        return answer
+
+    def _check_connection_parameters(self) -> None:
+        """The rules of the values resolution reads, so nothing malformed reaches the ssh config lookup."""
+        _check("host", self.host, *HOST_OR_ALIAS)
+        _check("user", self.user, *USER_NAME)
+        _check("key_passphrase_env", self.key_passphrase_env, *ENV_NAME)
+        _check_port(self.port)
+        _check_seconds("connect_timeout", self.connect_timeout)
+        if self.key_path:
+            _check_local_path("key_path", self.key_path)
+        if self.known_hosts:
+            _check_local_path("known_hosts", self.known_hosts)
+        _check_local_path("ssh_config", self.ssh_config)
+        if self.use_agent is not None and not isinstance(self.use_agent, bool):
+            raise _invalid("use_agent", self.use_agent, "True, False or None (None: yes, except for the sandbox)")
 
     @property
     def app_logs_argv(self) -> list[str]:
@@ -130,8 +213,9 @@ class DeployParameters:
         registered for masking (`secrets.register_secret`) in this process.
         """
         self._refuse_passphrase()
+        self._check_connection_parameters()
         rules = {
-            "host": HOST_NAME, "user": USER_NAME, "expected_hostname": HOST_NAME,
+            "user": USER_NAME, "expected_hostname": HOST_NAME,
             "admin_container": CONTAINER_NAME, "app_container": CONTAINER_NAME, "image": IMAGE_NAME,
             "repo_dir": REMOTE_PATH, "branch": BRANCH_NAME, "health_url": URL, "version_url": URL,
             "operator": TEXT, "reason": TEXT, "key_passphrase_env": ENV_NAME,
@@ -142,14 +226,8 @@ class DeployParameters:
             raise _invalid("repo_dir", self.repo_dir, REMOTE_PATH[1])
         if not all(BUILD_WORD[0].fullmatch(word) for word in _split_words("build_command", self.build_command)):
             raise _invalid("build_command", self.build_command, BUILD_WORD[1])
-        for name in ("port",):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
-                raise _invalid(name, value, "a TCP port number from 1 to 65535")
-        for name in ("connect_timeout", "command_timeout", "build_timeout", "replace_timeout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86400:
-                raise _invalid(name, value, "a number of seconds above 0 and at most 86400")
+        for name in ("command_timeout", "build_timeout", "replace_timeout"):
+            _check_seconds(name, getattr(self, name))
         for name in ("force", "dry_run"):
             if not isinstance(getattr(self, name), bool):
                 raise _invalid(name, getattr(self, name), "True or False")
@@ -166,7 +244,9 @@ class DeployParameters:
             _check("rollback_to", self.rollback_to, *IMAGE_NAME)
         for name in ("resume", "run_id"):
             _check(name, getattr(self, name), RUN_ID_OR_EMPTY, RUN_ID_RULE)
-        for name in ("key_path", "known_hosts", "records_dir"):
+        if self.key_path or self.use_agent is not True:  # empty only when the key is left to ssh-agent
+            _check_local_path("key_path", self.key_path)
+        for name in ("known_hosts", "records_dir"):
             _check_local_path(name, getattr(self, name))
         if not self.operator.strip():
             raise _invalid("operator", self.operator, "a name: who is deploying")
@@ -204,6 +284,38 @@ def _split_words(name: str, command: str) -> list[str]:
     return words
 
 
+def _check_port(value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
+        raise _invalid("port", value, "a TCP port number from 1 to 65535")
+
+
+def _check_seconds(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86400:
+        raise _invalid(name, value, "a number of seconds above 0 and at most 86400")
+
+
+def _check_plain_host(host: str, config_shown: str, aliases=()) -> None:
+    """A host no ssh config names must be an address, or a name that resolves; else it is an unknown alias.
+
+    A name without a dot (other than localhost) is looked up once (`/etc/hosts`, DNS): a typo
+    of an alias must not reach the connection step as a "cannot resolve" surprise.
+    """
+    if HOST_NAME[0].fullmatch(host) and ("." in host or host == "localhost" or _resolves(host)):
+        return
+    close = difflib.get_close_matches(host, aliases, n=3)
+    raise ConfigError(f"unknown host alias {host!r} in {config_shown}, and it is not a host name that resolves",
+                      step="parameters",
+                      hint=(f"did you mean {' or '.join(close)}? " if close else "") + f"add `Host {host}` (with HostName, User, IdentityFile) to {config_shown}, fix ssh_config, "
+                           "or give the host's DNS name or IP address; nothing was run")
+
+
+def _resolves(name: str) -> bool:
+    try:
+        return bool(socket.getaddrinfo(name, None))
+    except (socket.gaierror, UnicodeError, OSError):
+        return False
+
+
 def _check(name: str, value, pattern: re.Pattern, rule: str) -> None:
     if not isinstance(value, str) or len(value) > MAX_LENGTH or not pattern.fullmatch(value):
         raise _invalid(name, value, rule)
@@ -239,6 +351,7 @@ def _invalid(name: str, value, rule: str) -> ConfigError:
 
 
 PARAMETER_NAMES = tuple(field.name for field in dataclasses.fields(DeployParameters))
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(DeployParameters)}
 
 
 def from_namespace(namespace: dict) -> DeployParameters:

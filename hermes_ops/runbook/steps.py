@@ -25,7 +25,7 @@ from hermes_ops.facts.images import COMMIT_LABEL, short_id
 from hermes_ops.runbook import serving
 from hermes_ops.runbook.account import display_path
 from hermes_ops.runbook.vocabulary import PREFLIGHT, ROLLBACK, STEPS, StepStatus
-from hermes_ops.ssh.auth import load_private_key
+from hermes_ops.ssh.auth import agent_keys, load_private_key
 from hermes_ops.ssh.hostkeys import fingerprint
 from hermes_ops.terminal_text import neutralise
 from hermes_ops.runbook.context import DeployContext
@@ -50,8 +50,40 @@ class StepOutcome:
 
 
 def ssh_key(deploy: DeployContext) -> StepOutcome:
-    """The key exists, only its owner can read it, and it loads (passphrase from the environment)."""
-    path = os.path.expanduser(deploy.params.key_path)
+    """The key we will offer, checked locally: a key file that exists, only its owner can read and that loads
+    (passphrase from the environment), and/or the keys ssh-agent holds (fingerprint and comment)."""
+    resolution = deploy.params.ssh_resolution()
+    target = resolution.target
+    facts: dict = {}
+    if target.key_path is not None:
+        facts = _key_file(deploy, target.key_path)
+        deploy.account.note(f"no access yet? send {display_path(target.key_path)}.pub to the host's admin to be "
+                            f"added for {target.user}")
+    if resolution.agent:
+        agent = agent_keys()
+        for line in agent.describe():
+            deploy.account.fact("agent key", line)
+        if target.key_path is None:
+            if not agent.keys:
+                raise StepError(f"no key for {target.display}: key_path is empty and {agent.status}",
+                                step=SSH_KEY.label, hint="start ssh-agent, `ssh-add` your key and export "
+                                "SSH_AUTH_SOCK, or set key_path")
+            facts = {"key_fingerprint": fingerprint(agent.keys[0]) if len(agent.keys) == 1 else None,
+                     "key_type": agent.keys[0].get_name() if len(agent.keys) == 1 else None,
+                     "key_source": "ssh-agent"}
+            deploy.account.note(f"no access yet? send your public key (`ssh-add -L`) to the host's admin to be "
+                                f"added for {target.user}")
+        facts["agent_key_fingerprints"] = [fingerprint(key) for key in agent.keys]
+    jump = target.jump
+    if jump is not None and jump.key_path is not None and jump.key_path != target.key_path:
+        facts["bastion_key_fingerprint"] = _key_file(deploy, jump.key_path, label="bastion key")["key_fingerprint"]
+    summary = facts.get("key_fingerprint") or f"{len(facts.get('agent_key_fingerprints', []))} key(s) in ssh-agent"
+    return StepOutcome(StepStatus.DONE, summary, facts)
+
+
+def _key_file(deploy: DeployContext, path: str, *, label: str = "key") -> dict:
+    """A key file exists, only its owner can read it, and it loads: its account lines and facts."""
+    path = os.path.expanduser(path)
     if not os.path.isfile(path):
         raise StepError(f"no private key at {display_path(path)}", step=SSH_KEY.label,
                         hint="create one (ssh-keygen -t ed25519) and send the .pub file to the host's admin "
@@ -62,16 +94,16 @@ def ssh_key(deploy: DeployContext) -> StepOutcome:
                         step=SSH_KEY.label, hint=f"chmod 600 {path}")
     key = load_private_key(path, passphrase_env=deploy.params.key_passphrase_env)
     key_fingerprint = fingerprint(key)
-    deploy.account.fact("key", f"{display_path(path)} ({key.get_name()}, mode {mode:o})")
+    deploy.account.fact(label, f"{display_path(path)} ({key.get_name()}, mode {mode:o})")
     deploy.account.fact("fingerprint", key_fingerprint)
-    deploy.account.note(f"no access yet? send {display_path(path)}.pub to the host's admin to be added for "
-                        f"{deploy.params.user}")
-    return StepOutcome(StepStatus.DONE, key_fingerprint, {"key_fingerprint": key_fingerprint,
-                                                          "key_type": key.get_name()})
+    return {"key_fingerprint": key_fingerprint, "key_type": key.get_name()}
 
 
 def connect(deploy: DeployContext) -> StepOutcome:
     """Verified host key, the right box (hostname), and a docker that answers."""
+    resolution = deploy.params.ssh_resolution()
+    if resolution.alias or resolution.target.jump is not None:
+        deploy.account.fact("route", resolution.route())
     deploy.open_connection()
     host_key = deploy.runner.host_key_fingerprint
     deploy.account.fact("host key", f"{host_key} (matches {display_path(deploy.params.known_hosts)})")
@@ -88,12 +120,13 @@ def connect(deploy: DeployContext) -> StepOutcome:
     deploy.account.fact("docker", server)
     deploy.account.fact("image now", f"{deploy.params.image} = {short_id(image_before)}")
     deploy.account.fact("serving", now.describe())
-    deploy.journal.fact(hostname=hostname, host_key_fingerprint=host_key)
+    deploy.journal.fact(hostname=hostname, host_key_fingerprint=host_key, ssh_route=resolution.to_record())
     deploy.journal.set(serving_before=now.to_record())
     if deploy.journal.data.get("image_before") is None:
         deploy.journal.set(image_before=image_before)
     return StepOutcome(StepStatus.DONE, f"{deploy.params.user}@{hostname}",
-                       {"hostname": hostname, "host_key": host_key, "docker_server": server, "image": image_before})
+                       {"hostname": hostname, "host_key": host_key, "docker_server": server, "image": image_before,
+                        "route": resolution.route()})
 
 
 def preflight(deploy: DeployContext) -> StepOutcome:

@@ -9,7 +9,8 @@
         runner.run(["git", "status"], timeout=30, check=False)     # a probe: inspect .ok
         runner.run_shell("df -P / | tail -1", timeout=10)          # explicit raw shell
 
-Modules: `target` (what to connect to), `config` (from ~/.ssh/config), `strictmodes`
+Modules: `target` (what to connect to), `config` (from ~/.ssh/config), `resolution` (a deploy's
+parameters + ssh config + ssh-agent → the target, before any connection), `strictmodes`
 (refusing files others could write), `hostkeys` (known_hosts and fingerprints, no network),
 `hostkey_pinning` (fetch a host's key, pin the confirmed one), `sockets`/`auth`/`transport`
 (connecting), `commandline` (quoting and the remote wrapper), `capture` (bounded output),
@@ -22,6 +23,10 @@ from hermes_ops.ssh.dryrun import DryRunRunner
 from hermes_ops.ssh.hostkey_pinning import HostKeyInfo, fetch_host_key, pin_host_key
 from hermes_ops.ssh.hostkeys import RejectUnknownHostKeyPolicy, check_host_key, fingerprint, known_hosts_line
 from hermes_ops.ssh.protocol import Runner
+from hermes_ops.ssh.resolution import Request as TargetRequest
+from hermes_ops.ssh.resolution import Resolution
+from hermes_ops.ssh.resolution import require_keys
+from hermes_ops.ssh.resolution import resolve as resolve_target
 from hermes_ops.ssh.runner import DEFAULT_TIMEOUT, SSHRunner, connect
 from hermes_ops.ssh.streams import StreamCallback, print_stream
 from hermes_ops.ssh.target import SSHTarget
@@ -31,10 +36,12 @@ __all__ = [
     "DryRunRunner",
     "HostKeyInfo",
     "RejectUnknownHostKeyPolicy",
+    "Resolution",
     "Runner",
     "SSHRunner",
     "SSHTarget",
     "StreamCallback",
+    "TargetRequest",
     "check_host_key",
     "connect",
     "fetch_host_key",
@@ -42,6 +49,8 @@ __all__ = [
     "known_hosts_line",
     "pin_host_key",
     "print_stream",
+    "require_keys",
+    "resolve_target",
     "target_from_config_text",
     "target_from_ssh_config",
 ]

@@ -129,6 +129,39 @@ def keys_to_offer(target: SSHTarget, *, passphrase_prompt: PassphrasePrompt | No
     return offered
 
 
+@dataclass(frozen=True)
+class AgentKeys:
+    """What ssh-agent holds right now, and why nothing if nothing (for an error naming what was tried)."""
+
+    keys: tuple[paramiko.PKey, ...]
+    status: str  # "ssh-agent at SOCK", or why no key came from it
+
+    def describe(self) -> list[str]:
+        """One line per key: type, SHA256 fingerprint and the comment ssh-add gave it."""
+        return [f"{key.get_name()} {fingerprint(key)} {_agent_comment(key)}".rstrip() for key in self.keys]
+
+
+def agent_keys() -> AgentKeys:
+    """Ask ssh-agent (`$SSH_AUTH_SOCK`) for its keys; no agent or an empty one is an answer, not an error.
+
+    Local only: nothing here touches a host. The status says precisely why no key came back,
+    so "no key to offer" errors can name what was tried.
+    """
+    socket_path = os.environ.get("SSH_AUTH_SOCK")
+    if not socket_path:
+        return AgentKeys((), "ssh-agent is not running (SSH_AUTH_SOCK unset)")
+    if not os.path.exists(socket_path):
+        return AgentKeys((), f"ssh-agent is not reachable (SSH_AUTH_SOCK={socket_path} does not exist)")
+    agent = paramiko.Agent()
+    try:
+        keys = tuple(agent.get_keys())
+    finally:
+        agent.close()
+    if not keys:
+        return AgentKeys((), f"ssh-agent at {socket_path} holds no keys (see `ssh-add -l`)")
+    return AgentKeys(keys, f"ssh-agent at {socket_path}")
+
+
 def _agent_comment(key: paramiko.PKey) -> str:
     comment = getattr(key, "comment", "") or ""
     return comment.decode(errors="replace") if isinstance(comment, bytes) else comment

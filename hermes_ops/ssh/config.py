@@ -8,10 +8,16 @@ honoured; matching, first-value-wins and `%h`/`~` expansion are paramiko's `SSHC
 Deliberately not honoured: StrictHostKeyChecking (hermes-ops is always strict),
 ProxyCommand and multi-hop ProxyJump (refused with a ConfigError rather than silently
 connecting some other way), Include. Only the first IdentityFile is used.
+
+`names_host` answers a question OpenSSH never asks: does the config *name* a host (a
+`Host` pattern other than the catch-all `*` matches it)? The deploy parameters use it to
+tell an alias from a plain address, so a `Host *` block never turns the sandbox, or a
+production address given as such, into something else.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import getpass
 import os
 import re
@@ -19,9 +25,72 @@ import re
 import paramiko
 
 from hermes_ops.errors import ConfigError
+from hermes_ops.ssh.strictmodes import read_trusted_text
 from hermes_ops.ssh.target import DEFAULT_KNOWN_HOSTS, SSHTarget
 
 DEFAULT_CONFIG = "~/.ssh/config"
+NO_CONFIG = "none"  # as `ssh -F none`: read no config file at all
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def read_config_text(config_path: str, *, required: bool) -> str | None:
+    """The text of the OpenSSH client config at `config_path`, checked like OpenSSH checks it.
+
+    None when `config_path` is `none`, or the file is missing and not `required` (the default
+    ~/.ssh/config need not exist). Like ssh, a config that group or others can write (or
+    owned by someone else) is refused: it decides where a production deploy connects.
+
+    Raises:
+        ConfigError: a required file is missing, the file is unsafe, unreadable or too large.
+    """
+    if config_path.strip().lower() == NO_CONFIG:
+        return None
+    path = os.path.expanduser(config_path)
+    text = read_trusted_text(path, what="ssh config file", trusted="where it sends connections")
+    if text is None:
+        if required:
+            raise ConfigError(f"ssh config file {path} does not exist",
+                              hint="fix ssh_config in the parameters (or leave it at ~/.ssh/config; `none` reads "
+                                   "no config); nothing was run")
+        return None
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"ssh config file {path} is larger than {MAX_CONFIG_BYTES} bytes", hint="check ssh_config")
+    return text
+
+
+def host_patterns(text: str) -> list[list[str]]:
+    """The patterns of each `Host` line of a config, in order (Match blocks are not Host lines)."""
+    blocks = []
+    for line in text.splitlines():
+        match = re.match(r"\s*host(?:\s*=\s*|\s+)(.*)$", line, re.IGNORECASE)
+        if match and not line.lstrip().startswith("#"):
+            blocks.append([word.strip('"') for word in match.group(1).split() if word.strip('"')])
+    return blocks
+
+
+def _matches(patterns: list[str], host: str) -> bool:
+    """OpenSSH's Host matching: a negated pattern that matches wins; else any positive pattern."""
+    name = host.lower()
+    positive = False
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            if fnmatch.fnmatchcase(name, pattern[1:].lower()):
+                return False
+        elif fnmatch.fnmatchcase(name, pattern.lower()):
+            positive = True
+    return positive
+
+
+def names_host(text: str, host: str) -> bool:
+    """Does the config name `host`: does a Host pattern other than a bare `*` match it (and no `!` on its line)?"""
+    return any(_matches(patterns, host) and _matches([pattern for pattern in patterns if pattern != "*"], host)
+               for patterns in host_patterns(text))
+
+
+def aliases(text: str) -> list[str]:
+    """The literal names (no wildcards, no negation) the config's Host lines give, for "did you mean"."""
+    return [pattern for patterns in host_patterns(text) for pattern in patterns
+            if not pattern.startswith("!") and not any(char in pattern for char in "*?[")]
 
 
 def target_from_ssh_config(alias: str, config_path: str = DEFAULT_CONFIG, *, known_hosts: str | None = None,

@@ -29,23 +29,24 @@ def _owner_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _refuse_if_unsafe(status: os.stat_result, path: str, what: str, shown: str) -> None:
+def _refuse_if_unsafe(status: os.stat_result, path: str, what: str, shown: str, trusted: str) -> None:
     """ConfigError if `path` (file or directory) is not owned by us or root, or others may write it."""
     me = os.getuid()
     if status.st_uid not in (me, 0):
         raise ConfigError(
             f"{what} {shown} is owned by {_owner_name(status.st_uid)}, not by you ({_owner_name(me)}) or root: "
-            "refusing to trust the host keys pinned in it",
-            hint=f"use a known_hosts file you own in a directory you own, or have it checked and then "
+            f"refusing to trust {trusted}",
+            hint=f"use a file you own in a directory you own, or have it checked and then "
                  f"`chown {_owner_name(me)} {shlex.quote(path)}`")
     if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise ConfigError(
             f"{what} {shown} is writable by group or others (mode {stat.S_IMODE(status.st_mode):04o}): "
-            "refusing to trust the host keys pinned in it",
-            hint=f"check that its pins are the ones you confirmed, then `chmod go-w {shlex.quote(path)}`")
+            f"refusing to trust {trusted}",
+            hint=f"check that {trusted} is what you expect, then `chmod go-w {shlex.quote(path)}`")
 
 
-def read_trusted_text(path: str, *, what: str = "known_hosts file") -> str | None:
+def read_trusted_text(path: str, *, what: str = "known_hosts file",
+                      trusted: str = "the host keys pinned in it") -> str | None:
     """The text of the file at `path` if it is safe to trust; None if it does not exist.
 
     Raises:
@@ -67,10 +68,10 @@ def read_trusted_text(path: str, *, what: str = "known_hosts file") -> str | Non
     try:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
-            raise ConfigError(f"{what} {shown} is not a regular file", hint="give the path of a known_hosts file")
-        _refuse_if_unsafe(status, resolved, what, shown)
+            raise ConfigError(f"{what} {shown} is not a regular file", hint=f"give the path of a {what}")
+        _refuse_if_unsafe(status, resolved, what, shown, trusted)
         directory = os.path.dirname(resolved)
-        _refuse_if_unsafe(os.stat(directory), directory, f"the directory holding {what}", directory)
+        _refuse_if_unsafe(os.stat(directory), directory, f"the directory holding {what}", directory, trusted)
         with os.fdopen(descriptor, encoding="utf-8", errors="replace") as handle:
             descriptor = None
             return handle.read()

@@ -152,3 +152,84 @@ def test_no_passphrase_set_means_nothing_to_refuse(monkeypatch, secrets_registry
     assert DeployParameters(reason=PASSPHRASE).resolved().reason == PASSPHRASE
     monkeypatch.setenv("HERMES_OPS_SSH_PASSPHRASE", "")
     assert DeployParameters(reason=PASSPHRASE).resolved().reason == PASSPHRASE
+
+
+# --- where to connect: host aliases, the sandbox key only for the sandbox (hermes_ops.ssh.resolution) -----------
+
+@pytest.fixture
+def operator_ssh(tmp_path, monkeypatch):
+    """An operator's ~/.ssh (HOME in tmp_path) with `Host prod` naming a key, and no ssh-agent."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    ssh = tmp_path / ".ssh"
+    ssh.mkdir(mode=0o700)
+    (ssh / "id_prod").write_text("a key file\n")
+    (ssh / "config").write_text(f"""\
+Host prod
+    HostName 203.0.113.7
+    User deployer
+    IdentityFile {ssh / "id_prod"}
+    UserKnownHostsFile {ssh / "known_hosts_prod"}
+Host prod-no-key
+    HostName 203.0.113.8
+""")
+    return ssh
+
+
+def test_a_parameters_file_naming_only_an_alias_takes_the_rest_from_the_ssh_config(operator_ssh):
+    params = DeployParameters(host="prod").resolved()
+    assert (params.host, params.port, params.user) == ("prod", 22, "deployer")
+    assert params.key_path == str(operator_ssh / "id_prod")
+    assert params.known_hosts == str(operator_ssh / "known_hosts_prod")
+    assert params.ssh_target().host == "203.0.113.7"
+    assert params.resolved() == params, "resolving what was resolved changes nothing (the CLI, then the kernel)"
+
+
+def test_explicit_means_different_from_the_default(operator_ssh):
+    params = DeployParameters(host="prod", port=2200, user="core").resolved()
+    # port 2200 is not the default: it wins; user core is the default: the config's User wins.
+    assert (params.port, params.user) == (2200, "deployer")
+
+
+def test_an_unknown_alias_is_refused_before_anything_runs(operator_ssh):
+    with pytest.raises(ConfigError) as refused:
+        DeployParameters(host="prdo").resolved()
+    assert str(refused.value).splitlines()[0] == (
+        "[step parameters] unknown host alias 'prdo' in ~/.ssh/config, and it is not a host name that resolves")
+    assert refused.value.hint.startswith("did you mean prod?") and "nothing was run" in refused.value.hint
+
+
+def test_a_production_host_never_gets_the_sandbox_key(operator_ssh, tmp_path):
+    for values in ({"host": "prod-no-key"}, {"host": "203.0.113.9"},
+                   {"host": "127.0.0.1", "known_hosts": str(tmp_path / "kh")}):
+        with pytest.raises(ConfigError) as refused:
+            DeployParameters(**values).resolved()
+        assert "no key for core@" in str(refused.value) and "ssh-agent is not running (SSH_AUTH_SOCK unset)" \
+            in str(refused.value), values
+        assert "sandbox" not in str(refused.value)
+
+
+def test_an_explicit_ssh_config_must_exist_and_the_default_need_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert DeployParameters().resolved().ssh_config == "~/.ssh/config"
+    with pytest.raises(ConfigError, match="ssh config file .*nope does not exist"):
+        DeployParameters(ssh_config=str(tmp_path / "nope")).resolved()
+
+
+@pytest.mark.parametrize(("name", "value"), [("use_agent", "yes"), ("use_agent", 1), ("ssh_config", ""),
+                                             ("ssh_config", "a\nb"), ("host", "user@prod"), ("host", "prod*")])
+def test_connection_parameters_keep_their_rules(name, value):
+    with pytest.raises(ConfigError, match=f"parameter {name}="):
+        DeployParameters(**{name: value}).resolved()
+
+
+def test_a_hostname_in_the_config_must_be_a_host_name(operator_ssh):
+    (operator_ssh / "config").write_text("Host odd\n    HostName bad_name;id\n    IdentityFile /dev/null\n")
+    with pytest.raises(ConfigError, match="Host odd in .* has HostName 'bad_name;id'"):
+        DeployParameters(host="odd").resolved()
+
+
+def test_the_sandbox_resolves_without_agent_and_records_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    params = DeployParameters().resolved()
+    assert params.use_agent is False and params.ssh_resolution().sandbox
