@@ -1,8 +1,11 @@
-"""Jupyter server save hook: a saved runbook whose run has a record is copied into that record.
+"""Jupyter server save hook: a saved runbook fills in a finished run's record if it lacks its notebook.
 
-The kernel cannot save the notebook; the server can. `hermes-ops lab` starts JupyterLab with
-this hook, so when the operator saves `deploy.ipynb` after an interactive run, the saved
-notebook lands in `records/` beside the run's JSON summary, under the same name.
+The kernel records its own executed notebook (`records.kernel_notebook`) and archives it with the
+JSON and HTML when the run ends: that is the run's record, and a save never replaces any of it nor
+starts a second record. This hook (installed by `hermes-ops lab`) only completes a record archived
+without a notebook (the kernel could not write it, or a record from before the kernel kept one):
+the saved notebook is copied beside the JSON summary under the same stem, created exclusively,
+with its HTML. A save while the run is still going on (its journal not archived yet) does nothing.
 
 Which run a notebook belongs to travels in the notebook itself, as output metadata: the
 runbook's parameter-check cell calls `announce_run` (in the kernel), whose output carries
@@ -12,7 +15,6 @@ Nothing depends on the wording of the line the operator reads.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -51,7 +53,11 @@ def run_id_of(notebook: nbformat.NotebookNode) -> str | None:
 
 
 def copy_to_records(model, os_path, contents_manager=None, records_dir: Path | None = None, **_) -> Path | None:
-    """`FileContentsManager.post_save_hook`: copy a saved, finished runbook next to its JSON record."""
+    """`FileContentsManager.post_save_hook`: give a finished run's record the saved notebook if it has none.
+
+    Returns the notebook written into the record, or None (not a runbook of a finished run, or its
+    record already has its notebook: nothing is replaced).
+    """
     if model.get("type") != "notebook":
         return None
     try:
@@ -65,7 +71,8 @@ def copy_to_records(model, os_path, contents_manager=None, records_dir: Path | N
     for summary in sorted(records_dir.glob("*_*_*_*.json")):
         journal = records.load_journal(summary)
         if journal and journal.get("run_id") == run_id:
-            target = summary.with_suffix(".ipynb")
-            shutil.copyfile(os_path, target)
-            return target
+            try:
+                return records.complete(summary, Path(os_path))
+            except OSError:  # the save itself must not fail; the JSON is still the record
+                return None
     return None

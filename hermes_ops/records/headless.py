@@ -157,7 +157,7 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
     fallback = Record(run_id=run_id, kind=runbook.kind, started_at=utc_now().isoformat(), outcome=Outcome.FAILED,
                       operator=values.get("operator"), parameters=values)
     try:
-        with _termination_reaches_the_kernel():
+        with _termination_reaches_the_kernel(), _caller_archives(run_id):
             runbooks = paths.runbooks_dir()
             papermill.execute_notebook(
                 str(runbooks / notebook), RECORD_SCHEME + str(executed), parameters=values, cwd=str(runbooks),
@@ -173,6 +173,23 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
     archived = store.load_record(notebook_path.with_suffix(".json"))
     return HeadlessRun(notebook_path, archived.outcome if archived else Outcome.FAILED, notebook,
                        _RECORD_WRITER.errors.pop(str(executed), None))
+
+
+@contextmanager
+def _caller_archives(run_id: str):
+    """The kernel papermill starts inherits `HERMES_OPS_CALLER_ARCHIVES=<run_id>`: this process archives the
+    run with papermill's own notebook, so the kernel leaves archiving to it (see `kernel_notebook`)."""
+    from hermes_ops.records.kernel_notebook import CALLER_ARCHIVES_ENV
+
+    previous = os.environ.get(CALLER_ARCHIVES_ENV)
+    os.environ[CALLER_ARCHIVES_ENV] = run_id
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(CALLER_ARCHIVES_ENV, None)
+        else:
+            os.environ[CALLER_ARCHIVES_ENV] = previous
 
 
 @contextmanager

@@ -57,17 +57,26 @@ class RecordWriteError(HermesOpsError):
     """The record could not be written on this machine (a full disk, a read-only folder)."""
 
 
+def running_notebook(records_dir: Path, run_id: str) -> Path:
+    """Where a run's executed notebook is kept while it runs: papermill's output in a headless run, the
+    kernel's own (`kernel_notebook`) in a notebook run. `archive` takes it when given no other."""
+    return Path(records_dir) / f"{run_id}.running.ipynb"
+
+
 def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, fallback: Record | Mapping,
             replace_journal: Record | None = None) -> Path:
     """Rename the run's journal and notebook to the record stem, render HTML; returns the notebook's path.
 
-    `fallback` is the record to write when the run died before its own journal existed
+    `executed_notebook` None means the run's own `running_notebook`, if it has one (the step console
+    archives that way: the kernel keeps that notebook up to date). `fallback` is the record to write
+    when the run died before its own journal existed
     (e.g. a parameter was refused in the validation cell), and gives the outcome of a journal
     left running; `replace_journal` overrides what the journal file says (closing an abandoned
     run). Neither is changed. Every file is created exclusively: an existing file is never
     overwritten, and only this run's own journal is removed.
     """
     fallback = as_record(fallback)
+    executed_notebook = executed_notebook or running_notebook(records_dir, run_id)
     journal_path = records_dir / f"{run_id}.json"
     record = replace_journal or load_record(journal_path) or fallback
     if record.run_id != run_id:  # a file named after our run id that is not our journal: leave it alone
@@ -93,6 +102,28 @@ def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, f
                                hint="free space or fix permissions there; the host's audit log has the run's line "
                                     "(`hermes-ops records --host -f PARAMS`)") from None
     return target_notebook
+
+
+def complete(summary: Path, notebook: Path) -> Path | None:
+    """Give an archived record that lacks its notebook (and HTML) a copy of `notebook`; returns the copy.
+
+    For a record archived without one (a console run whose kernel could not write it, a record
+    from before the kernel kept one). Nothing is replaced: a record that has its notebook is left
+    as it is (None), and the files are created exclusively.
+    """
+    target, html = summary.with_suffix(".ipynb"), summary.with_suffix(".html")
+    if target.exists():
+        return None
+    try:
+        _create(target, Path(notebook).read_text(encoding="utf-8"))
+    except FileExistsError:
+        return None
+    if not html.exists():
+        try:
+            _render_html(target, html)
+        except FileExistsError:
+            pass
+    return target
 
 
 def _free_stem(records_dir: Path, stem: str, run_id: str) -> str:

@@ -72,6 +72,7 @@ class Deploy:
         if self.resumed:
             self.journal.set(resumed_from=self.resumed.summary())
         self._current: StepEntry | None = None
+        self.notebook = None  # the kernel's own record of this run's notebook (`from_namespace` starts it)
         self.journal.create()
         self.signals = SignalGuard(self._end_on_idle_signal).install()
 
@@ -97,8 +98,17 @@ class Deploy:
 
     @classmethod
     def from_namespace(cls, namespace: dict, **kwargs) -> "Deploy":
-        """From the notebook's parameter variables: validated before anything touches the host."""
-        return cls(from_namespace(namespace), **kwargs)
+        """From the notebook's parameter variables: validated before anything touches the host.
+
+        In a kernel, the run's notebook is recorded from here on (`records.kernel_notebook`), so that
+        however the notebook is run (plain papermill, cell by cell, JupyterLab) the run ends with its
+        three record files, unless the caller archives it itself (`hermes-ops deploy`).
+        """
+        from hermes_ops.records import kernel_notebook
+
+        deploy = cls(from_namespace(namespace), **kwargs)
+        deploy.notebook = kernel_notebook.start(deploy.run_id, Path(deploy.params.records_dir), deploy.record.kind)
+        return deploy
 
     # -- facts the steps share -------------------------------------------------------------------
     @property
@@ -390,12 +400,34 @@ class Deploy:
         if self.journal.save_error:
             self.account.note(f"WARNING: the record could not be written to {self.params.records_dir} "
                               f"({self.journal.save_error}); the host log has this run's line")
+        if not self.console_active:
+            self._archive_notebook_record()
+        elif self.notebook is not None:  # the step console archives its deploy itself, with its account,
+            self.notebook.save()          # and takes this notebook with it (`store.archive`)
+
+    def _archive_notebook_record(self) -> None:
+        """A run from a notebook archives its record (JSON, notebook, HTML) once the finishing cell ends.
+
+        Only a run the kernel records (`from_namespace`, not `hermes-ops deploy`'s: it archives itself).
+        The journal stays the record if this fails; the operator reads why.
+        """
+        if self.notebook is None:
+            return
+        try:
+            self.notebook.save()
+            if not self.journal.save_error:
+                self.notebook.archive_when_cell_ends(lambda: self.record)
+        except Exception as error:
+            self.account.note(f"WARNING: the record's notebook could not be archived in {self.params.records_dir} "
+                              f"({error}); the JSON record is {self.record_path}")
 
     def _end_on_idle_signal(self, signal_name: str) -> None:
         """SIGTERM/SIGHUP while no step runs (an idle JupyterLab kernel): end the deploy as interrupted."""
         if not self.finished:
             self.journal.set(interrupted_by=signal_name)
             self._finish(Outcome.INTERRUPTED, failure=f"{signal_name}: the deploy was asked to end between steps")
+            if self.console_active:  # no console action is running to archive it
+                self._archive_notebook_record()
 
     def _read_serving_after(self) -> None:
         """What serves as the run ends, read from the host: the record's last word on production."""

@@ -1,0 +1,73 @@
+"""A run's notebook reaches its record once: `archive` takes the run's running notebook, a save never replaces it."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+from jupyter_server.services.contents.filemanager import FileContentsManager
+
+from hermes_ops.console.save_hook import METADATA_KEY, copy_to_records
+from hermes_ops.records import store
+
+RUN_ID = "20261127T052510Z-1a2b3c"
+
+
+def journal(**fields) -> dict:
+    return {"run_id": RUN_ID, "kind": "deploy", "started_at": "2026-11-27T05:25:10+00:00", "outcome": "success",
+            "facts": {"hostname": "texasca2"}, "commit_before": "a" * 40, "commit_after": "b" * 40, **fields}
+
+
+def notebook_announcing(run_id: str, text: str = "saved") -> nbformat.NotebookNode:
+    output = nbformat.v4.new_output("display_data", data={"text/plain": text},
+                                    metadata={METADATA_KEY: {"run_id": run_id}})
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("announce", outputs=[output])])
+
+
+def test_archive_takes_the_runs_running_notebook_when_given_none(tmp_path):
+    (tmp_path / f"{RUN_ID}.json").write_text(json.dumps(journal()))
+    nbformat.write(notebook_announcing(RUN_ID, "the kernel's"), store.running_notebook(tmp_path, RUN_ID))
+    archived = store.archive(tmp_path, RUN_ID, None, fallback={"run_id": RUN_ID})
+    stem = store.record_stem(journal())
+    assert archived == tmp_path / f"{stem}.ipynb"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [f"{stem}.html", f"{stem}.ipynb", f"{stem}.json"]
+    assert "the kernel's" in archived.read_text()
+
+
+def saved_by_jupyter(tmp_path, records, notebook) -> None:
+    (tmp_path / "work").mkdir(exist_ok=True)
+    manager = FileContentsManager(root_dir=str(tmp_path / "work"))
+    manager.register_post_save_hook(lambda model, os_path, contents_manager, **kwargs: copy_to_records(
+        model, os_path, contents_manager, records_dir=records))
+    manager.save({"type": "notebook", "format": "json", "content": notebook}, f"{RUN_ID}.ipynb")
+
+
+def test_a_save_after_the_kernel_archived_replaces_nothing_and_starts_no_second_record(tmp_path):
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / f"{RUN_ID}.json").write_text(json.dumps(journal()))
+    nbformat.write(notebook_announcing(RUN_ID, "the kernel's"), store.running_notebook(records, RUN_ID))
+    archived = store.archive(records, RUN_ID, None, fallback={"run_id": RUN_ID})
+    before = {path.name: path.read_bytes() for path in records.iterdir()}
+    saved_by_jupyter(tmp_path, records, notebook_announcing(RUN_ID, "the operator's save"))
+    assert {path.name: path.read_bytes() for path in records.iterdir()} == before
+    assert "the kernel's" in archived.read_text()
+
+
+def test_a_save_gives_a_record_archived_without_its_notebook_the_notebook_and_html(tmp_path):
+    records = tmp_path / "records"
+    records.mkdir()
+    summary = records / f"{store.record_stem(journal())}.json"
+    summary.write_text(json.dumps(journal()))
+    saved_by_jupyter(tmp_path, records, notebook_announcing(RUN_ID, "the operator's save"))
+    assert "the operator's save" in summary.with_suffix(".ipynb").read_text()
+    assert summary.with_suffix(".html").exists()
+    assert [row.path for row in store.list_records(records)] == [summary.with_suffix(".ipynb")]
+
+
+def test_a_save_while_the_run_goes_on_does_nothing(tmp_path):
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / f"{RUN_ID}.json").write_text(json.dumps(journal(outcome="running")))
+    saved_by_jupyter(tmp_path, records, notebook_announcing(RUN_ID))
+    assert sorted(path.name for path in records.iterdir()) == [f"{RUN_ID}.json"]
