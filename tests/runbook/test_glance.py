@@ -12,6 +12,7 @@ import pytest
 
 from hermes_ops import glance
 from hermes_ops.cli import glance as glance_cli
+from hermes_ops.cli.main import _overrides as cli_overrides  # -y, -p, -r as `deploy` reads them
 from hermes_ops.records import headless
 from hermes_ops.runbook.hostlog import lock_status
 from tests.runbook.conftest import droplet_docker
@@ -36,7 +37,7 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
     params = argparse.ArgumentParser(add_help=False)
     params.add_argument("-f", "--params-file", type=Path, default=None)
     params.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"))
-    glance_cli.add_commands(parser.add_subparsers(dest="command", required=True), params)
+    glance_cli.add_commands(parser.add_subparsers(dest="command", required=True), params, overrides=cli_overrides)
     args = parser.parse_args(argv)
     code = args.handler(args)
     out, err = capsys.readouterr()
