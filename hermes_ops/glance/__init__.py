@@ -5,7 +5,7 @@ log's tail, through one verified SSH connection, each bounded by `command_timeou
 
 | module | job |
 |---|---|
-| `model` | the frozen values (`ProductionStatus`, `KeptImages`, `KeptImage`) and the pure judgements, with `to_json()` |
+| `model` | the frozen values (`ProductionStatus`, `KeptImages`, `KeptImage`), pure judgements, `to_json()` |
 | `read` | `status(params_file, overrides)`, `kept_images(params_file, overrides)`: connect, probe, build the model |
 | `render` | `render_status`, `render_images`: plain text for the terminal, nothing cut, host values neutralised |
 """

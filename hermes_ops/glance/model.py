@@ -33,8 +33,8 @@ class LockInfo:
     holder_fields: dict[str, str] = field(default_factory=dict)  # run, operator, commit, since, pid
 
     def to_json(self) -> dict:
-        return {"state": self.state, "holder": self.holder, **{key: self.holder_fields.get(key)
-                                                               for key in ("run", "operator", "since", "pid")}}
+        fields = {key: self.holder_fields.get(key) for key in ("run", "operator", "commit", "since", "pid")}
+        return {"state": self.state, "holder": self.holder, **fields}
 
 
 def lock_info(answer: LockAnswer) -> LockInfo:
@@ -87,7 +87,7 @@ class ProductionStatus:
     expected_hostname: str
     checked_at: str                # UTC, ISO 8601
     serving: Serving
-    image_tags: tuple[str, ...]    # the repository's tags naming the serving image (`hermes/admin:<commit>`, `…:latest`)
+    image_tags: tuple[str, ...]    # the repository's tags naming the serving image (`hermes/admin:<commit>`, …)
     health_url: str
     version_url: str
     lock: LockInfo

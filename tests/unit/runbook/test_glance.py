@@ -46,8 +46,8 @@ def production_status(**changes) -> model.ProductionStatus:
 def kept(operator: str = "Ann Smith", reason: str = "TICKET-123: what this ships", host: str = "core@203.0.113.7:22"):
     labels = {images.COMMIT_LABEL: COMMIT, images.OPERATOR_LABEL: operator, images.REASON_LABEL: reason,
               images.DEPLOYED_AT_LABEL: "2026-11-27T12:00:00+00:00", images.RUN_ID_LABEL: "20261127T115900Z-abc123"}
-    row = images.DeployImage(COMMIT[:12], IMAGE, datetime.datetime(2026, 11, 27, 12, 0, 3, tzinfo=datetime.timezone.utc),
-                             "2026-11-27 12:00:03 +0000 UTC")
+    created = datetime.datetime(2026, 11, 27, 12, 0, 3, tzinfo=datetime.timezone.utc)
+    row = images.DeployImage(COMMIT[:12], IMAGE, created, "2026-11-27 12:00:03 +0000 UTC")
     newest = model.kept_image("hermes/admin", IMAGE, [COMMIT[:12], "latest"], labels, row, serving_image=IMAGE)
     previous = model.kept_image("hermes/admin", FIRST_IMAGE, ["previous"], None, None, serving_image=IMAGE)
     return model.KeptImages(host=host, repository="hermes/admin", keep_images=5, images=(newest, previous))
@@ -131,7 +131,8 @@ def test_status_json_has_the_documented_keys():
     assert set(shown["serving"]) == {"image", "running", "label_commit", "version", "healthy", "commit",
                                      "image_tags", "health_url", "version_url"}
     assert shown["lock"] == {"state": "held", "holder": "run=r1 operator=ann since=2026-11-27T12:00:00Z pid=42",
-                             "run": "r1", "operator": "ann", "since": "2026-11-27T12:00:00Z", "pid": "42"}
+                             "run": "r1", "operator": "ann", "commit": None, "since": "2026-11-27T12:00:00Z",
+                             "pid": "42"}
     assert shown["last_deploy"] == {"time": "2026-11-27T12:00:05Z", "kind": "deploy", "run": "20261127T115900Z-abc123",
                                     "operator": "Ann Smith", "host": "texasca2",
                                     "commit": f"{OLD_COMMIT[:12]}->{COMMIT[:12]}", "image": IMAGE[7:19],
