@@ -150,6 +150,37 @@ class SandboxHost:
         return {key: value}
 
     @property
+    def labels(self) -> dict[str, str]:
+        """The label every container of this sandbox carries (so `down` removes it): for the bastion."""
+        return self._labels
+
+    @property
+    def base_image(self) -> str:
+        """The base image `up` built or reused (the droplet's and the bastion's)."""
+        name = self._saved_state().get("base_image")
+        if not name:
+            raise SandboxError("the sandbox has no base image yet", host="localhost",
+                               hint="run `hermes-ops sandbox up` first")
+        return name
+
+    def authorize_key(self, public_key: str) -> None:
+        """Let `public_key` (one authorized_keys line) log in as the droplet's user, like an admin registering it."""
+        self._droplet_authorized_keys('grep -qxF -- "$1" "$2" || printf "%s\\n" "$1" >> "$2"', public_key)
+
+    def revoke_key(self, public_key: str) -> None:
+        """Remove `public_key` from the droplet user's authorized_keys again."""
+        self._droplet_authorized_keys('grep -vxF -- "$1" "$2" > "$2.new" || true; cat "$2.new" > "$2"; rm -f "$2.new"',
+                                      public_key)
+
+    def _droplet_authorized_keys(self, script: str, public_key: str) -> None:
+        line = " ".join(public_key.split())
+        if not line or "\n" in public_key.strip():
+            raise SandboxError("expected one public key line", host="localhost", hint="pass the .pub file's text")
+        path = f"/home/{self.config.user}/.ssh/authorized_keys"
+        self._docker("exec", self.config.droplet_container, "/bin/sh", "-c", script, "sh", line, path,
+                     timeout=30, what="edit the droplet's authorized_keys")
+
+    @property
     def _origin_volume(self) -> str:
         return f"{self.state_dir / 'origin.git'}:{ORIGIN_MOUNT}:ro"
 

@@ -88,7 +88,7 @@ class Resolution:
     def to_record(self) -> dict:
         jump = self.target.jump
         return {"target": self.target.display, "alias": self.alias, "ssh_config": self.config_file,
-                "bastion": jump.display if jump is not None else None, "sandbox": self.sandbox,
+                "bastion": jump.display if jump is not None else None, "sandbox_defaults": self.sandbox,
                 "agent": self.agent}
 
 
