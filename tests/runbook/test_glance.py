@@ -146,14 +146,31 @@ def test_status_names_the_lock_holder_and_leaves_it_held(sandbox_host, sandbox, 
         session.__exit__(None, None, None)
 
 
+def free_port() -> int:
+    """A port nothing listens on once this returns."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unhealthy_app_is_reported_with_exit_0(sandbox, capsys):
+    """Unhealthy is a finding, not a failure to read: exit 0, `healthy: false`, the problem named (stderr too)."""
+    nothing = f"http://127.0.0.1:{free_port()}/health"
+    code, out, err = cli(capsys, "status", "--json", "-f", str(sandbox.params_file), "-p", "health_url", nothing)
+    shown = json.loads(out)
+    assert code == 0 and shown["healthy"] is False and shown["serving"]["commit"]
+    assert f"{nothing} did not answer 200" in shown["problems"]
+    assert f"hermes-ops: warning: {nothing} did not answer 200" in err
+    code, out, _ = cli(capsys, "status", "-f", str(sandbox.params_file), "-p", "health_url", nothing)
+    assert code == 0 and f"health       NOT healthy: {nothing} did not answer 200" in out
+
+
 def test_refused_parameters_exit_2_and_an_unreachable_host_exits_1(sandbox, capsys):
     code, out, err = cli(capsys, "status", "-f", str(sandbox.params_file), "-p", "port", "99999")
     assert (code, out) == (2, "") and "[step parameters]" in err and "port" in err
     code, out, err = cli(capsys, "images", "--json", "-f", str(sandbox.params_file), "-p", "host", "bad host")
     assert (code, out) == (2, "") and "host" in err
 
-    with socket.socket() as probe:  # a port nothing listens on once this closes
-        probe.bind(("127.0.0.1", 0))
-        free_port = probe.getsockname()[1]
-    code, out, err = cli(capsys, "status", "--json", "-f", str(sandbox.params_file), "-p", "port", str(free_port))
-    assert (code, out) == (1, "") and f"127.0.0.1:{free_port}" in err and "refused" in err
+    port = free_port()
+    code, out, err = cli(capsys, "status", "--json", "-f", str(sandbox.params_file), "-p", "port", str(port))
+    assert (code, out) == (1, "") and f"127.0.0.1:{port}" in err and "refused" in err
