@@ -25,15 +25,30 @@ install_system_packages() {
   fi
 }
 
+# A Python that pyproject.toml's requires-python accepts (3.11 to 3.13); 3.11 first, what CI runs.
+find_python() {
+  local candidate
+  for candidate in python3.11 python3.12 python3.13 python3; do
+    if command -v "$candidate" >/dev/null &&
+      "$candidate" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))' 2>/dev/null; then
+      echo "$candidate"
+      return
+    fi
+  done
+  say "need Python 3.11, 3.12 or 3.13 (python3.11 from apt, pyenv or uv)"
+  exit 1
+}
+
 install_python() {
-  local python=python3.11
-  command -v "$python" >/dev/null || python=python3
-  local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+  local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)" python
   if [ ! -f "$stamp" ]; then
-    say "creating $VENV and installing hermes-ops with its dependencies"
-    [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
+    say "creating $VENV and installing hermes-ops (editable) with its test dependencies"
+    if [ ! -x "$VENV/bin/python" ]; then
+      python=$(find_python)
+      "$python" -m venv "$VENV"
+    fi
     "$VENV/bin/pip" install -q --upgrade pip >&2
-    "$VENV/bin/pip" install -q -e . >&2
+    "$VENV/bin/pip" install -q -e '.[test]' >&2
     touch "$stamp"
   fi
 }
