@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from hermes_ops.cli import exit_codes
+from hermes_ops.cli import exit_codes, glance
 from hermes_ops.errors import HermesOpsError
 from hermes_ops.sandbox.origin import FAULTS
 
@@ -284,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     help="the main job: a rehearsal deploy on the sandbox host")
     rehearsal.add_argument("--records-dir", type=Path, default=None, help="where records go (default: records/)")
     rehearsal.set_defaults(handler=rehearse)
+    glance.add_commands(commands, params, overrides=_overrides)
     return parser
 
 
