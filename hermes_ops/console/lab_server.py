@@ -24,17 +24,22 @@ FIXED_OPTIONS = {"--ip": "the server listens on 127.0.0.1 only",
                  "--ServerApp.notebook_dir": "the server serves the records directory holding the prepared copy"}
 
 
+def check_jupyter_args(jupyter_args: Sequence[str]) -> None:
+    """Refuse an argument that would move the server off 127.0.0.1 or away from the copy's folder."""
+    for argument in jupyter_args:
+        option = argument.split("=", 1)[0]
+        if option in FIXED_OPTIONS:
+            raise ConfigError(f"the JupyterLab option {option} cannot be set here: {FIXED_OPTIONS[option]}",
+                              step="lab", hint=f"drop {option} from the command")
+
+
 def lab_command(copy: Path, jupyter_args: Sequence[str] = (), *, python: str = sys.executable) -> list[str]:
     """`python -m jupyterlab …` opening `copy`, then `jupyter_args` (e.g. `--no-browser`, `--port=8890`).
 
     Raises:
         ConfigError: `jupyter_args` would move the server off 127.0.0.1 or away from the copy's folder.
     """
-    for argument in jupyter_args:
-        option = argument.split("=", 1)[0]
-        if option in FIXED_OPTIONS:
-            raise ConfigError(f"the JupyterLab option {option} cannot be set here: {FIXED_OPTIONS[option]}",
-                              step="lab", hint=f"drop {option} from the command")
+    check_jupyter_args(jupyter_args)
     copy = Path(copy).absolute()
     return [python, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={copy.parent}",
             f"--LabApp.default_url=/lab/tree/{quote(copy.name)}",

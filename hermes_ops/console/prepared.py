@@ -12,19 +12,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hermes_ops import paths
 from hermes_ops.errors import ConfigError
-from hermes_ops.records import headless, store
 
-RUNBOOKS = {"deploy": "deploy.ipynb", "rollback": "rollback.ipynb"}
+# Light to import (the CLI's parser names the runbooks); the records machinery loads when a copy is made.
+RUNBOOKS = ("deploy", "rollback")
 
 
 def runbook_notebook(runbook: str) -> Path:
-    """The tracked notebook of `runbook` (`deploy` or `rollback`): only ever read."""
+    """The shipped notebook of `runbook` (`deploy` or `rollback`): only ever read."""
     if runbook not in RUNBOOKS:
         raise ConfigError(f"unknown runbook {runbook!r}", step="parameters",
                           hint=f"choose one of: {', '.join(RUNBOOKS)}")
-    return paths.runbooks_dir() / RUNBOOKS[runbook]
+    from hermes_ops.records import kernel_notebook
+
+    return kernel_notebook.runbook_notebook(runbook)
 
 
 def prepare_copy(runbook: str, params_file: Path | None, overrides=(), records_dir: Path | None = None) -> Path:
@@ -45,6 +46,8 @@ def prepare_copy(runbook: str, params_file: Path | None, overrides=(), records_d
     """
     import nbformat
     import papermill
+
+    from hermes_ops.records import headless
 
     source = runbook_notebook(runbook)
     values, records_dir = headless.prepare(params_file, overrides, records_dir=records_dir)
@@ -68,10 +71,12 @@ def prepare_copy(runbook: str, params_file: Path | None, overrides=(), records_d
     return copy
 
 
-def _unwritable(copy: Path, error: OSError) -> store.RecordWriteError:
-    return store.RecordWriteError(f"cannot write the runbook copy {copy}: {error}", step="prepare",
-                                  host="this machine", hint="free space or fix permissions in the records "
-                                  "directory, or pass another --records-dir; nothing was run")
+def _unwritable(copy: Path, error: OSError):
+    from hermes_ops.records.store import RecordWriteError
+
+    return RecordWriteError(f"cannot write the runbook copy {copy}: {error}", step="prepare", host="this machine",
+                            hint="free space or fix permissions in the records directory, or pass another "
+                                 "--records-dir; nothing was run")
 
 
 def _clear_outputs(notebook) -> None:

@@ -26,8 +26,6 @@ from tests.browser.test_console import (ROWS, SUCCEEDED, choose_from_menu, conso
 pytestmark = pytest.mark.sandbox
 
 REASON = "LAB-11: a deploy from a prepared copy"
-# Switch on once the runbook's kernel archives its own record (ipynb, JSON, HTML) when a run ends in JupyterLab.
-KERNEL_ARCHIVES_ITS_RECORD = False
 # `hermes-ops lab` as cli/main.py registers it (`add_lab_command`); run through its own parser until main does.
 LAB_COMMAND = """\
 import argparse, sys
@@ -105,8 +103,7 @@ def test_a_deploy_in_jupyterlab_runs_on_its_prepared_copy(page, jupyter_lab, lab
     assert record.operator == OPERATOR and record.reason == REASON
     assert record.parameters["port"] == sandbox.port and record.parameters["records_dir"] == str(records)
     assert summary in [row.path.with_suffix(".json") for row in store.list_records(records)]
-    if KERNEL_ARCHIVES_ITS_RECORD:
-        assert_complete(summary)
+    assert_complete(summary, copy.stem)  # the kernel archived it (records.kernel_notebook): nothing saved from the page
     assert tracked_runbooks() == before, "the tracked runbooks received no values and no outputs"
 
 
@@ -119,11 +116,13 @@ def record_of(records, run: str):
     raise AssertionError(f"no record of run {run} in {records}: {sorted(p.name for p in records.iterdir())}")
 
 
-def assert_complete(summary) -> None:
-    """A record as a headless run leaves it: the executed notebook, its JSON summary and the HTML."""
+def assert_complete(summary, run: str) -> None:
+    """A record as a headless run leaves it: the executed notebook (with the parameters it ran with), its JSON
+    summary and the HTML."""
     import nbformat
 
     for suffix in (".ipynb", ".json", ".html"):
         assert summary.with_suffix(suffix).is_file(), f"{summary.with_suffix(suffix).name} is missing"
     executed = nbformat.read(summary.with_suffix(".ipynb"), as_version=4)
     assert any(cell.get("outputs") for cell in executed.cells), "the archived notebook holds the run's outputs"
+    assert any(f'run_id = "{run}"' in cell.source for cell in executed.cells), "and the injected parameters"

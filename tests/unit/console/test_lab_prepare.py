@@ -157,3 +157,27 @@ def test_the_lab_command_line():
     assert lab_parser().parse_args(["lab", "--runbook", "rollback"]).runbook == "rollback"
     with pytest.raises(SystemExit):
         lab_parser().parse_args(["lab", "--runbook", "notebooks/deploy.ipynb"])
+
+
+def lab_arguments(records: Path, *jupyter_args: str) -> argparse.Namespace:
+    return lab_parser().parse_args(["lab", "-p", "reason", "TICKET-123", "--records-dir", str(records),
+                                    "--no-browser", "--", *jupyter_args])
+
+
+def test_the_handler_refuses_a_server_off_loopback_before_preparing_anything(tmp_path):
+    args = lab_arguments(tmp_path / "records", "--ServerApp.ip=0.0.0.0")
+    with pytest.raises(ConfigError, match="listens on 127.0.0.1 only"):
+        args.handler(args)
+    assert not (tmp_path / "records").exists()
+
+
+def test_a_copy_never_saved_is_removed_when_jupyterlab_ends(tmp_path, capfd):
+    """The real handler and JupyterLab, asked only for its version: it exits at once, the copy unused."""
+    records = tmp_path / "records"
+    args = lab_arguments(records, "--version")
+    assert args.handler(args) == 0
+    out, err = capfd.readouterr()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", out.strip()), "JupyterLab ran (and printed its version)"
+    copy = re.search(r"^prepared (\S+\.ipynb) \(run ", err, re.MULTILINE).group(1)
+    assert Path(copy).parent == records and f"removed {copy}: never saved" in err
+    assert list(records.iterdir()) == []
