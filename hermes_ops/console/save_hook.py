@@ -67,12 +67,10 @@ def copy_to_records(model, os_path, contents_manager=None, records_dir: Path | N
     run_id = run_id_of(notebook)
     if not run_id:
         return None
-    records_dir = Path(records_dir or records.default_records_dir())
-    for summary in sorted(records_dir.glob("*_*_*_*.json")):
-        journal = records.load_journal(summary)
-        if journal and journal.get("run_id") == run_id:
-            try:
-                return records.complete(summary, Path(os_path))
-            except OSError:  # the save itself must not fail; the JSON is still the record
-                return None
-    return None
+    summary = records.find_archived(Path(records_dir or records.default_records_dir()), run_id)
+    if summary is None:
+        return None
+    try:
+        return records.complete(summary, Path(os_path))
+    except OSError:  # the save itself must not fail; the JSON is still the record
+        return None

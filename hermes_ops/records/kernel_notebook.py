@@ -275,6 +275,24 @@ class RunNotebook:
         return self.archived
 
 
+def write_unexecuted(record: Record, path: Path) -> bool:
+    """For a run that ended with no notebook at all (its process killed before any was saved): the runbook
+    as shipped, no outputs, headed by a note, written exclusively to `path`. False if it cannot be."""
+    try:
+        notebook = merge(nbformat.read(runbook_notebook(record.kind or "deploy"), as_version=4), [])
+        notebook.metadata.pop("widgets", None)
+        notebook.metadata["hermes_ops"] = {"run_id": record.run_id, "notebook": "not executed: none was saved"}
+        notebook.cells.insert(0, nbformat.v4.new_markdown_cell(
+            f"**Run {record.run_id} ended ({record.outcome}) before its notebook was saved**: the cells below are "
+            "the runbook as shipped, with no outputs. The JSON summary beside this file holds every step and "
+            "command the run recorded."))
+        with open(path, "x", encoding="utf-8") as file:
+            file.write(nbformat.writes(notebook))
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 def start(run_id: str, records_dir: Path, kind: str) -> RunNotebook | None:
     """Record the run `run_id` from the cell running now (call it from the cell that starts the run).
 

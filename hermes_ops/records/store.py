@@ -78,7 +78,12 @@ def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, f
     fallback = as_record(fallback)
     executed_notebook = executed_notebook or running_notebook(records_dir, run_id)
     journal_path = records_dir / f"{run_id}.json"
-    record = replace_journal or load_record(journal_path) or fallback
+    journal = replace_journal or load_record(journal_path)
+    if journal is None:
+        summary = find_archived(records_dir, run_id)
+        if summary is not None:  # archived meanwhile (closed as abandoned by another process): complete it
+            return _complete_archived(summary, executed_notebook)
+    record = journal or fallback
     if record.run_id != run_id:  # a file named after our run id that is not our journal: leave it alone
         record, journal_path = fallback, None
     record = dataclasses.replace(record)
@@ -102,6 +107,29 @@ def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, f
                                hint="free space or fix permissions there; the host's audit log has the run's line "
                                     "(`hermes-ops records --host -f PARAMS`)") from None
     return target_notebook
+
+
+def find_archived(records_dir: Path, run_id: str) -> Path | None:
+    """The archived summary (`<stem>.json`) of run `run_id` in `records_dir`, if there is one."""
+    for path in sorted(Path(records_dir).glob("*_*_*_*.json")):
+        record = load_record(path)
+        if record is not None and record.run_id == run_id:
+            return path
+    return None
+
+
+def _complete_archived(summary: Path, executed_notebook: Path) -> Path:
+    """`archive` of a run archived already: its notebook joins the record if the record has none."""
+    if executed_notebook.exists() and not summary.with_suffix(".ipynb").exists():
+        try:
+            os.link(executed_notebook, summary.with_suffix(".ipynb"))
+            executed_notebook.unlink()
+            if not summary.with_suffix(".html").exists():
+                _render_html(summary.with_suffix(".ipynb"), summary.with_suffix(".html"))
+        except OSError as error:
+            raise RecordWriteError(f"could not complete the record {summary}: {error}", step="records",
+                                   host="this machine", hint="free space or fix permissions there") from None
+    return summary.with_suffix(".ipynb")
 
 
 def complete(summary: Path, notebook: Path) -> Path | None:

@@ -43,11 +43,25 @@ def find(records_dir: Path) -> list[Path]:
     return found
 
 
-def close(records_dir: Path) -> list[dict]:
-    """Archive every abandoned run in `records_dir` with outcome `abandoned`.
+def find_unarchived(records_dir: Path) -> list[Path]:
+    """Finished journals in `records_dir` whose writer is gone before archiving them (e.g. a notebook run's
+    kernel shut down by its client between the deploy's end and the end of its cell)."""
+    found = []
+    for path in sorted(Path(records_dir).glob("*.json")):
+        if not UNFINISHED_JOURNAL.fullmatch(path.name) or path.is_symlink():
+            continue
+        record = load_record(path)
+        if record is not None and record.outcome not in (Outcome.RUNNING, "") and not writer_alive(record):
+            found.append(path)
+    return found
 
-    Returns their records as JSON, each with `record` set to the path of its archived summary
-    (what `mark_logged` needs).
+
+def close(records_dir: Path) -> list[dict]:
+    """Archive every abandoned run in `records_dir` with outcome `abandoned`, and every finished run left unarchived
+    with its own outcome; each gets its three files (the notebook it left, else the runbook unexecuted).
+
+    Returns the abandoned runs' records as JSON, each with `record` set to the path of its archived summary
+    (what `mark_logged` needs). A finished run already wrote its own host log line.
     """
     from hermes_ops.records import store
 
@@ -58,11 +72,25 @@ def close(records_dir: Path) -> list[dict]:
             continue
         record.update(outcome=Outcome.ABANDONED, failure=FAILURE, ended_at=datetime_of(path), audit_logged=False,
                       failed_step=_last_step(record))
-        running_notebook = path.with_name(f"{record.run_id}.running.ipynb")
-        archived = store.archive(Path(records_dir), record.run_id, running_notebook, fallback=record,
-                                 replace_journal=record)
+        archived = store.archive(Path(records_dir), record.run_id, _notebook_left(records_dir, record),
+                                 fallback=record, replace_journal=record)
         closed.append({**record.to_json(), "record": str(archived.with_suffix(".json"))})
+    for path in find_unarchived(records_dir):
+        record = load_record(path)
+        if record is not None:
+            store.archive(Path(records_dir), record.run_id, _notebook_left(records_dir, record), fallback=record)
     return closed
+
+
+def _notebook_left(records_dir: Path, record: Record) -> Path:
+    """The run's running notebook; if it left none, the runbook unexecuted in its place (so the record has three
+    files like every other)."""
+    from hermes_ops.records import kernel_notebook, store
+
+    notebook = store.running_notebook(records_dir, record.run_id)
+    if not notebook.exists():
+        kernel_notebook.write_unexecuted(record, notebook)
+    return notebook
 
 
 def datetime_of(path: Path) -> str:

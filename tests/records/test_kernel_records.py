@@ -158,3 +158,39 @@ def test_a_failed_plain_papermill_deploy_leaves_its_three_files_with_the_error(d
     build_text = text_of(build)
     assert "SyntaxError" in build_text and "outcome: failed at step 5 Build" in build_text, "the summary"
     assert text_of(cell_calling(notebook, "step6_commit_image()")) == "", "a step that never ran shows nothing"
+
+
+def test_a_plain_papermill_run_whose_kernel_is_killed_is_closed_with_its_three_files(deployable, sandbox, tmp_path):
+    """SIGKILL leaves no chance to archive: the kernel's running notebook (saved after every cell) and the
+    journal are closed as `abandoned` by `hermes-ops records`, with the steps that ran."""
+    import signal
+    import time
+
+    deployable.commit("records: a slow build to kill", fault="slow-build")
+    records = tmp_path / "records"
+    arguments = [str(PAPERMILL), str(runbook()), str(tmp_path / "out.ipynb"), "-f", str(sandbox.params_file),
+                 "-p", "records_dir", str(records), "--cwd", str(runbook().parent), "--no-progress-bar"]
+    run = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        deadline, journal = time.monotonic() + 300, None
+        while journal is None and time.monotonic() < deadline:
+            for path in records.glob("*-*.json") if records.is_dir() else ():
+                try:
+                    data = json.loads(path.read_text())
+                except ValueError:
+                    continue
+                if any(step["name"] == "build" and step["status"] == "running" for step in data["steps"]):
+                    journal = data
+            time.sleep(0.2)
+        assert journal is not None, "the deploy never reached its build"
+        os.kill(journal["pid"], signal.SIGKILL)  # the kernel, the journal's writer
+        run.wait(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    listing = subprocess.run([sys.executable, "-m", "hermes_ops.cli", "records", "--records-dir", str(records)],
+                             capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0 and "abandoned" in listing.stdout, listing.stderr
+    stem, summary, notebook = the_record(records)
+    assert summary["outcome"] == "abandoned" and summary["failed_step"] == "5 Build"
+    assert "Step 4 · Pull" in text_of(cell_calling(notebook, "step4_pull()")), "the cells that had ended"

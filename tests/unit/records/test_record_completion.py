@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import nbformat
 from jupyter_server.services.contents.filemanager import FileContentsManager
 
 from hermes_ops.console.save_hook import METADATA_KEY, copy_to_records
 from hermes_ops.records import store
+from hermes_ops.runbook import abandoned
 
 RUN_ID = "20261127T052510Z-1a2b3c"
 
@@ -71,3 +75,51 @@ def test_a_save_while_the_run_goes_on_does_nothing(tmp_path):
     (records / f"{RUN_ID}.json").write_text(json.dumps(journal(outcome="running")))
     saved_by_jupyter(tmp_path, records, notebook_announcing(RUN_ID))
     assert sorted(path.name for path in records.iterdir()) == [f"{RUN_ID}.json"]
+
+
+def dead_writer_journal(records, **fields):
+    """A journal whose writing process is gone (as after a SIGKILL, or a kernel shut down mid-archive)."""
+    from hermes_ops.runbook.journal import Journal, new_run_id
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    journal = Journal(new_run_id(), records)
+    journal.set(pid=gone.pid, process_start=1, facts={"hostname": "texasca2"}, commit_after="c" * 40, **fields)
+    journal.create()
+    return journal
+
+
+def test_an_abandoned_run_is_archived_with_the_notebook_its_kernel_kept(tmp_path):
+    journal = dead_writer_journal(tmp_path)
+    nbformat.write(notebook_announcing(journal.run_id, "step 5 was running"),
+                   store.running_notebook(tmp_path, journal.run_id))
+    [closed] = abandoned.close(tmp_path)
+    summary = Path(closed["record"])
+    assert summary.name.endswith("_abandoned.json")
+    assert sorted(path.name for path in tmp_path.iterdir()) == [summary.with_suffix(suffix).name
+                                                                for suffix in (".html", ".ipynb", ".json")]
+    assert "step 5 was running" in summary.with_suffix(".ipynb").read_text()
+
+
+def test_a_finished_run_left_unarchived_gets_its_three_files_and_keeps_its_outcome(tmp_path):
+    journal = dead_writer_journal(tmp_path)
+    journal.finish("interrupted", failure="SIGINT")
+    assert abandoned.close(tmp_path) == [], "no host log line owed: the run wrote its own"
+    [row] = store.list_records(tmp_path)
+    assert row.outcome == "interrupted" and row.path.exists() and row.path.with_suffix(".html").exists()
+    notebook = nbformat.read(row.path, as_version=4)
+    assert "before its notebook was saved" in notebook.cells[0].source
+    assert all(not cell.get("outputs") for cell in notebook.cells)
+    assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_archiving_a_run_someone_else_archived_meanwhile_completes_it_and_writes_no_second_record(tmp_path):
+    journal = dead_writer_journal(tmp_path)
+    journal.finish("success")
+    summary = tmp_path / f"{store.record_stem(journal.data)}.json"
+    os.replace(journal.path, summary)  # as `hermes-ops records` archives it, without a notebook
+    nbformat.write(notebook_announcing(journal.run_id, "papermill's"), store.running_notebook(tmp_path, journal.run_id))
+    archived = store.archive(tmp_path, journal.run_id, None, fallback={"run_id": journal.run_id, "outcome": "failed"})
+    assert archived == summary.with_suffix(".ipynb") and "papermill's" in archived.read_text()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [summary.with_suffix(suffix).name
+                                                                for suffix in (".html", ".ipynb", ".json")]
