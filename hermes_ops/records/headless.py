@@ -14,7 +14,7 @@ from hermes_ops import local_processes, paths
 from hermes_ops.errors import ConfigError
 from hermes_ops.params import DeployParameters
 from hermes_ops.params_file import load_parameters
-from hermes_ops.records import store
+from hermes_ops.records import kernels, store
 from hermes_ops.runbook import resume
 from hermes_ops.runbook.journal import check_records_dir, new_run_id, utc_now
 from hermes_ops.runbook.record import Record
@@ -162,6 +162,7 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
             papermill.execute_notebook(
                 str(runbooks / notebook), RECORD_SCHEME + str(executed), parameters=values, cwd=str(runbooks),
                 kernel_name="python3", progress_bar=False, stdout_file=stream, stderr_file=sys.stderr,
+                config=kernels.kernel_config(),
             )
     except PapermillExecutionError as error:
         fallback.failure = f"{error.ename}: {error.evalue}"  # the journal, if any, says more
