@@ -30,9 +30,10 @@ cat >/dev/null 9>&-
 if [ "$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)" = "$1 pid=$$" ]; then rm -f "$HOME/{HOLDER_FILE}"; fi
 """
 
+# Read-only: a host never deployed to has no lock file, so nobody holds it; nothing is created.
 _PROBE = f"""\
-mkdir -p "$HOME/.hermes" || exit 1
-exec 9>>"$HOME/{LOCK_FILE}"
+[ -e "$HOME/{LOCK_FILE}" ] || {{ echo FREE; exit 0; }}
+exec 9<"$HOME/{LOCK_FILE}" || exit 1
 if flock --nonblock 9; then echo FREE; else echo BUSY; cat "$HOME/{HOLDER_FILE}" 2>/dev/null; fi
 """
 
