@@ -2,7 +2,8 @@
 
 The server listens on 127.0.0.1 only, its root is the copy's folder (the records directory) and
 its start page is the copy, so the notebook the operator works in is the prepared one, never the
-tracked runbook. The save hook still files a saved notebook into its run's record.
+tracked runbook. Its kernels talk over IPC, as every runbook kernel does (`records.kernels`). The
+save hook still files a saved notebook into its run's record.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def lab_command(copy: Path, jupyter_args: Sequence[str] = (), *, python: str = s
         ConfigError: `jupyter_args` would move the server off 127.0.0.1 or away from the copy's folder.
     """
     check_jupyter_args(jupyter_args)
+    from hermes_ops.records.kernels import JUPYTER_ARGUMENTS
+
     copy = Path(copy).absolute()
     return [python, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={copy.parent}",
             f"--LabApp.default_url=/lab/tree/{quote(copy.name)}",
-            f"--FileContentsManager.post_save_hook={SAVE_HOOK}", *jupyter_args]
+            f"--FileContentsManager.post_save_hook={SAVE_HOOK}", *JUPYTER_ARGUMENTS, *jupyter_args]

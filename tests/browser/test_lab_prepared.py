@@ -9,9 +9,11 @@ stay byte for byte as they were, and the run's record lands beside the copy.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import sys
+from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import expect
@@ -60,23 +62,26 @@ def lab_run(tmp_path_factory, sandbox):
     with lab_started_by(argv, env, home, cwd=scratch) as server:
         copies = sorted(records.glob("*.ipynb"))
         assert len(copies) == 1, f"one prepared copy in {records}: {copies}"
-        yield server, copies[0], records, before
+        yield SimpleNamespace(server=server, copy=copies[0], records=records, runtime=home / "runtime",
+                              tracked_before=before)
 
 
 @pytest.fixture(scope="module")
 def jupyter_lab(lab_run):
     """The `page` fixture's server: the one `hermes-ops lab` started (not the repository's)."""
-    return lab_run[0]
+    return lab_run.server
 
 
 def test_a_deploy_in_jupyterlab_runs_on_its_prepared_copy(page, jupyter_lab, lab_run, serving_head, sandbox):
-    _, copy, records, before = lab_run
+    copy, records = lab_run.copy, lab_run.records
     target = f"{sandbox.user}@{sandbox.host}:{sandbox.port}"
 
     # The server's start page is the copy: the notebook the operator works in is the prepared one.
     page.goto(f"{jupyter_lab.url}/?token={jupyter_lab.token}")
     expect(page).to_have_url(re.compile(rf"/lab/tree/{re.escape(copy.name)}\b"))
     wait_for_kernel_of(jupyter_lab, copy.name)
+    connections = [json.loads(path.read_text()) for path in lab_run.runtime.glob("kernel-*.json")]
+    assert [info["transport"] for info in connections] == ["ipc"], "the kernel listens on no TCP port"
     injected = page.locator(".jp-CodeCell", has_text="# Parameters")
     expect(injected).to_contain_text(f"port = {sandbox.port}")
     expect(injected).to_contain_text(f'run_id = "{copy.stem}"')
@@ -104,7 +109,7 @@ def test_a_deploy_in_jupyterlab_runs_on_its_prepared_copy(page, jupyter_lab, lab
     assert record.parameters["port"] == sandbox.port and record.parameters["records_dir"] == str(records)
     assert summary in [row.path.with_suffix(".json") for row in store.list_records(records)]
     assert_complete(summary, copy.stem)  # the kernel archived it (records.kernel_notebook): nothing saved from the page
-    assert tracked_runbooks() == before, "the tracked runbooks received no values and no outputs"
+    assert tracked_runbooks() == lab_run.tracked_before, "the tracked runbooks received no values and no outputs"
 
 
 def record_of(records, run: str):

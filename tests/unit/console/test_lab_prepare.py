@@ -127,7 +127,7 @@ def test_jupyterlab_listens_on_loopback_and_serves_the_copys_folder_opening_the_
         "python3", "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={copy.parent}",
         "--LabApp.default_url=/lab/tree/20261127T125512Z-03c3d3.ipynb",
         "--FileContentsManager.post_save_hook=hermes_ops.console.save_hook.copy_to_records",
-        "--no-browser", "--port=8890"]
+        "--KernelManager.transport=ipc", "--no-browser", "--port=8890"]
 
 
 @pytest.mark.parametrize("argument", ["--ip=0.0.0.0", "--ServerApp.ip=0.0.0.0", "--ServerApp.ip",
