@@ -238,9 +238,12 @@ class RunNotebook:
         return notebook
 
     def save(self) -> None:
-        """Write the notebook so far to `<run_id>.running.ipynb` (ours: created exclusively, then replaced)."""
+        """Write the notebook so far to `<run_id>.running.ipynb` (ours: created exclusively, then replaced).
+
+        Not once the run is archived (by this kernel, or by the step console): its journal is gone then.
+        """
         with self._lock:
-            if self.archived is not None:
+            if self.archived is not None or not (self.records_dir / f"{self.run_id}.json").exists():
                 return
             try:
                 text = nbformat.writes(self.notebook())

@@ -13,8 +13,10 @@ import json
 import os
 import secrets as random_tokens
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -163,17 +165,67 @@ def test_a_failed_plain_papermill_deploy_leaves_its_three_files_with_the_error(d
 def test_a_plain_papermill_run_whose_kernel_is_killed_is_closed_with_its_three_files(deployable, sandbox, tmp_path):
     """SIGKILL leaves no chance to archive: the kernel's running notebook (saved after every cell) and the
     journal are closed as `abandoned` by `hermes-ops records`, with the steps that ran."""
-    import signal
-    import time
-
     deployable.commit("records: a slow build to kill", fault="slow-build")
     records = tmp_path / "records"
-    arguments = [str(PAPERMILL), str(runbook()), str(tmp_path / "out.ipynb"), "-f", str(sandbox.params_file),
+    signal_kernel_during_build(sandbox, records, tmp_path, signal.SIGKILL)
+    listing = subprocess.run([sys.executable, "-m", "hermes_ops.cli", "records", "--records-dir", str(records)],
+                             capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0 and "abandoned" in listing.stdout, listing.stderr
+    stem, summary, notebook = the_record(records)
+    assert summary["outcome"] == "abandoned" and summary["failed_step"] == "5 Build"
+    assert "Step 4 · Pull" in text_of(cell_calling(notebook, "step4_pull()")), "the cells that had ended"
+
+
+CLICK_THROUGH = """\
+import time
+from hermes_ops.console import state
+from hermes_ops.console.state import Action
+
+controller = console.controller
+for number in state.RUN_ORDER:
+    assert controller.request(Action.run(number)) is None, number
+    if controller.confirming:
+        controller.confirm()
+    while controller.busy is not None:
+        time.sleep(0.05)
+print("console record:", controller.record)
+"""
+
+
+def test_a_run_driven_by_the_step_console_leaves_the_same_three_files_with_its_account(sandbox, tmp_path):
+    """As in JupyterLab: the kernel shows the console (it takes itself for a Jupyter server's), clicks run
+    the steps on the console's worker thread, and the console archives the kernel's notebook."""
+    import papermill as papermill_api
+    from nbclient import NotebookClient
+
+    records = tmp_path / "records"
+    values = {**yaml_values(sandbox.params_file), "records_dir": str(records), "dry_run": True}
+    prepared = papermill_api.execute_notebook(str(runbook()), None, parameters=values, prepare_only=True,
+                                              kernel_name="python3", progress_bar=False)
+    console_at = next(index for index, cell in enumerate(prepared.cells) if "show_console(" in cell.source)
+    prepared.cells.insert(console_at + 1, nbformat.v4.new_code_cell(CLICK_THROUGH))
+    client = NotebookClient(prepared, kernel_name="python3", timeout=600,
+                            resources={"metadata": {"path": str(runbook().parent)}})
+    environment = {**os.environ, "JPY_SESSION_NAME": str(tmp_path / "deploy.ipynb")}
+    with client.setup_kernel(env=environment):
+        for index, cell in enumerate(prepared.cells[:console_at + 2]):
+            client.execute_cell(cell, index)
+    stem, summary, notebook = the_record(records)
+    assert summary["outcome"] == "dry-run"
+    assert "Step 8 · Exit" in summary["console_account"]
+    assert f"console record: {stem}.json" in text_of(prepared.cells[console_at + 1]), "the console archived it"
+    assert any("application/vnd.jupyter.widget-view+json" in output.get("data", {})
+               for output in cell_calling(notebook, "show_console(").outputs), "the console, as displayed"
+
+
+def signal_kernel_during_build(sandbox, records: Path, cwd: Path, signum: int) -> subprocess.CompletedProcess:
+    """A plain papermill deploy; once its build runs, `signum` to its kernel (the journal's writer)."""
+    arguments = [str(PAPERMILL), str(runbook()), str(cwd / "out.ipynb"), "-f", str(sandbox.params_file),
                  "-p", "records_dir", str(records), "--cwd", str(runbook().parent), "--no-progress-bar"]
-    run = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    run = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd)
     try:
         deadline, journal = time.monotonic() + 300, None
-        while journal is None and time.monotonic() < deadline:
+        while journal is None and time.monotonic() < deadline and run.poll() is None:
             for path in records.glob("*-*.json") if records.is_dir() else ():
                 try:
                     data = json.loads(path.read_text())
@@ -183,14 +235,25 @@ def test_a_plain_papermill_run_whose_kernel_is_killed_is_closed_with_its_three_f
                     journal = data
             time.sleep(0.2)
         assert journal is not None, "the deploy never reached its build"
-        os.kill(journal["pid"], signal.SIGKILL)  # the kernel, the journal's writer
-        run.wait(timeout=120)
+        os.kill(journal["pid"], signum)
+        stdout, stderr = run.communicate(timeout=180)
     finally:
         if run.poll() is None:
             run.kill()
-    listing = subprocess.run([sys.executable, "-m", "hermes_ops.cli", "records", "--records-dir", str(records)],
-                             capture_output=True, text=True, timeout=120)
-    assert listing.returncode == 0 and "abandoned" in listing.stdout, listing.stderr
+            run.communicate()
+    return subprocess.CompletedProcess(arguments, run.returncode, stdout, stderr)
+
+
+def test_a_plain_papermill_run_interrupted_during_its_build_archives_its_three_files(deployable, sandbox, tmp_path):
+    """Ctrl-C reaches the kernel as SIGINT: the step stops, the deploy finishes as interrupted, and the kernel
+    archives the record once the interrupted cell has ended, its KeyboardInterrupt included."""
+    deployable.commit("records: a slow build to interrupt", fault="slow-build")
+    records = tmp_path / "records"
+    run = signal_kernel_during_build(sandbox, records, tmp_path, signal.SIGINT)
+    assert run.returncode != 0
     stem, summary, notebook = the_record(records)
-    assert summary["outcome"] == "abandoned" and summary["failed_step"] == "5 Build"
-    assert "Step 4 · Pull" in text_of(cell_calling(notebook, "step4_pull()")), "the cells that had ended"
+    assert summary["outcome"] == "interrupted" and summary["interrupted_by"] == "SIGINT"
+    assert summary["lock_released"] and stem.name.endswith("_interrupted")
+    build = cell_calling(notebook, "step5_build()")
+    assert [output.ename for output in build.outputs if output.output_type == "error"] == ["KeyboardInterrupt"]
+    assert "outcome: interrupted at step 5 Build" in text_of(build)
