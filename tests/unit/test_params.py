@@ -233,3 +233,27 @@ def test_the_sandbox_resolves_without_agent_and_records_it(tmp_path, monkeypatch
     monkeypatch.setenv("HOME", str(tmp_path))
     params = DeployParameters().resolved()
     assert params.use_agent is False and params.ssh_resolution().sandbox
+
+
+def test_the_production_example_resolves_with_an_operator_ssh_config(tmp_path, monkeypatch):
+    """config/production.example.yaml as the README tells an operator to use it: an alias, a key in ssh-agent."""
+    from pathlib import Path
+
+    from hermes_ops.params_file import load_parameters
+
+    example = Path(__file__).resolve().parents[2] / "config" / "production.example.yaml"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    ssh = tmp_path / ".ssh"
+    ssh.mkdir(mode=0o700)
+    (ssh / "id_ed25519").write_text("a key file\n")
+    (ssh / "config").write_text("Host hermes-prod\n    HostName 203.0.113.7\n    User core\n"
+                                "    UserKnownHostsFile ~/.ssh/hermes_known_hosts\n    IdentityFile ~/.ssh/id_ed25519\n")
+    params = DeployParameters(**load_parameters(example, [])).resolved()
+    target = params.ssh_target()
+    assert (target.host, target.port, target.user) == ("203.0.113.7", 22, "core")
+    assert target.known_hosts == str(ssh / "hermes_known_hosts") and params.key_path == str(ssh / "id_ed25519")
+    (ssh / "config").write_text("Host hermes-prod\n    HostName 203.0.113.7\n")
+    with pytest.raises(ConfigError, match="no key for core@hermes-prod: key_path is empty, ~/.ssh/config names no "
+                                          r"IdentityFile, ssh-agent is not running \(SSH_AUTH_SOCK unset\)"):
+        DeployParameters(**load_parameters(example, [])).resolved()
