@@ -24,7 +24,8 @@ from hermes_ops.ssh.hostkeys import (
     read_known_hosts,
 )
 from hermes_ops.ssh.sockets import open_socket
-from hermes_ops.ssh.transport import new_transport, start_client
+from hermes_ops.ssh.target import SSHTarget
+from hermes_ops.ssh.transport import new_transport, open_connection, start_client, tunnel
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,32 @@ class HostKeyInfo:
 
 
 def fetch_host_key(host: str, port: int = 22, *, timeout: float = 10.0,
-                   key_type: str | None = None) -> HostKeyInfo:
+                   key_type: str | None = None, via: SSHTarget | None = None) -> HostKeyInfo:
     """Ask host:port for its host key, without authenticating and without trusting it.
 
     Show `str(info)` (the fingerprint) to a human, who compares it with what the host's
     console says (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) before calling
-    `pin_host_key`. `key_type` asks for a specific algorithm (e.g. "ssh-rsa").
+    `pin_host_key`. `key_type` asks for a specific algorithm (e.g. "ssh-rsa"). `via` is a
+    bastion (a resolved ProxyJump, e.g. `DeployParameters.ssh_target().jump`) for a host
+    reachable only through it: the bastion itself is verified and authenticated as on
+    every connection (its key must already be pinned); only the host's key is fetched untrusted.
 
     Raises:
-        ConnectionFailed (and subclasses) if sshd cannot be reached.
+        ConnectionFailed (and subclasses) if sshd (or the bastion) cannot be reached; the
+        bastion's HostKeyUnknown / AuthenticationFailed / ConfigError.
     """
-    sock = open_socket(host, port, timeout)
+    bastion = open_connection(via) if via is not None else None
+    try:
+        sock = tunnel(bastion.transport, SSHTarget(host=host, port=port, user=via.user, jump=via,
+                                                   connect_timeout=timeout)) \
+            if bastion is not None else open_socket(host, port, timeout)
+        return _fetch(sock, host, port, timeout, key_type)
+    finally:
+        if bastion is not None:
+            bastion.close()
+
+
+def _fetch(sock, host: str, port: int, timeout: float, key_type: str | None) -> HostKeyInfo:
     transport = new_transport(sock)
     try:
         if key_type:

@@ -140,7 +140,7 @@ def open_connection(target: SSHTarget, *, passphrase_prompt: auth.PassphraseProm
                                                         target.jump.connect_timeout, user=target.jump.user),
                                jump_offered)
         try:
-            sock = _tunnel(bastion, target) if bastion else open_socket(target.host, target.port,
+            sock = tunnel(bastion, target) if bastion else open_socket(target.host, target.port,
                                                                         target.connect_timeout, user=target.user)
             transport = _connect(target, sock, offered)
         except BaseException:
@@ -181,7 +181,7 @@ def _connect(target: SSHTarget, sock, offered: list[auth.OfferedKey]) -> paramik
         raise
 
 
-def _tunnel(bastion: paramiko.Transport, target: SSHTarget) -> paramiko.Channel:
+def tunnel(bastion: paramiko.Transport, target: SSHTarget) -> paramiko.Channel:
     """A direct-tcpip channel from the bastion to the target's sshd (what `ssh -J` opens)."""
     jump = target.jump
     try:

@@ -282,3 +282,20 @@ def test_a_production_looking_host_never_gets_the_sandbox_key(operator, agent, s
             connect(params.ssh_target())
         offered = " ".join(refused.value.offered)
         assert "not-authorised" in offered and sandbox_print not in offered
+
+
+def test_the_droplets_host_key_is_fetched_through_the_bastion_for_pinning(operator, bastion, sandbox):
+    """Pinning a droplet reachable only through a bastion: its key comes through the (verified) bastion."""
+    from hermes_ops.ssh import fetch_host_key
+
+    config = bastion_config(operator, sandbox, bastion)
+    target = DeployParameters(host="hermes-prod", ssh_config=str(config)).resolved().ssh_target()
+    before = bastion.forwards().count(Forward(sandbox.host, sandbox.port))
+
+    info = fetch_host_key(target.host, target.port, via=target.jump)
+
+    droplet_key = Path(sandbox.state_dir) / "droplet" / "ssh_host_ed25519_key.pub"
+    openssh = subprocess.run(["ssh-keygen", "-lf", str(droplet_key)], capture_output=True, text=True, timeout=10,
+                             check=True).stdout.split()[1]
+    assert info.fingerprint == openssh
+    assert bastion.forwards().count(Forward(sandbox.host, sandbox.port)) == before + 1
