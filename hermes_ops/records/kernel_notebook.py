@@ -67,6 +67,7 @@ class KernelCapture:
     """Every cell this kernel runs, with the outputs it sends for it: one per kernel (`KernelCapture.get()`)."""
 
     _instance: "KernelCapture | None" = None
+    _unavailable = False  # installing failed once in this kernel: not tried again
     _install_lock = threading.Lock()
 
     def __init__(self, shell, kernel):
@@ -83,7 +84,7 @@ class KernelCapture:
     def get(cls) -> "KernelCapture | None":
         """This kernel's capture, installed on first use; None outside an IPython kernel."""
         with cls._install_lock:
-            if cls._instance is None:
+            if cls._instance is None and not cls._unavailable:
                 try:
                     from IPython import get_ipython
                 except ImportError:
@@ -93,7 +94,13 @@ class KernelCapture:
                 if shell is None or kernel is None or getattr(kernel, "session", None) is None:
                     return None
                 capture = cls(shell, kernel)
-                capture._install()
+                try:
+                    capture._install()
+                except Exception as error:  # a kernel unlike ipykernel's: the journal stays the record
+                    print(f"WARNING: hermes-ops cannot record this kernel's notebook ({error}); the run's JSON "
+                          "record is written as usual", file=sys.stderr)
+                    cls._unavailable = True
+                    return None
                 cls._instance = capture
             return cls._instance
 
@@ -126,7 +133,7 @@ class KernelCapture:
     def _observing(self, send):
         def observed_send(stream, msg_or_type, content=None, parent=None, *args, **kwargs):
             try:
-                self._observe(msg_or_type, content, parent if parent is not None else kwargs.get("parent"))
+                self._observe(msg_or_type, content, parent)
             except Exception:  # recording must never break the kernel's own messages
                 pass
             return send(stream, msg_or_type, content, parent, *args, **kwargs)
@@ -194,10 +201,11 @@ class KernelCapture:
         with self._lock:
             return self.dropped + len(self.executions) - 1
 
-    def snapshot(self, since: int) -> tuple[list[Execution], int]:
-        """The executions kept, and the index of the mark `since` in them (0 if it was forgotten)."""
+    def merged(self, runbook: nbformat.NotebookNode, since: int) -> nbformat.NotebookNode:
+        """`executed_cells.merge` of the executions from the mark `since` (all kept, if it was forgotten),
+        read while no output is being added."""
         with self._lock:
-            return list(self.executions), max(0, since - self.dropped)
+            return merge(runbook, list(self.executions), first=max(0, since - self.dropped))
 
     def after_cell(self, callback: Callable[[], None]) -> None:
         """Run `callback` when the running cell has ended (its outputs, error included, captured), or now."""
@@ -229,9 +237,7 @@ class RunNotebook:
         self._lock = threading.Lock()
 
     def notebook(self) -> nbformat.NotebookNode:
-        runbook = nbformat.read(runbook_notebook(self.kind), as_version=4)
-        executions, first = self.capture.snapshot(self.first)
-        notebook = merge(runbook, executions, first=first)
+        notebook = self.capture.merged(nbformat.read(runbook_notebook(self.kind), as_version=4), self.first)
         notebook.metadata.pop("papermill", None)
         notebook.metadata.pop("widgets", None)
         notebook.metadata["hermes_ops"] = {"run_id": self.run_id, "notebook": "recorded by the kernel"}
