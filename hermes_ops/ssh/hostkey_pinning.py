@@ -77,6 +77,27 @@ def fetch_host_key(host: str, port: int = 22, *, timeout: float = 10.0,
             bastion.close()
 
 
+def pinning_route(host: str, port: int = 22, *,
+                  ssh_config: str = "~/.ssh/config") -> tuple[str, int, SSHTarget | None]:
+    """Where to fetch `host`'s key from: (address, port, bastion), reading an ssh config alias as ssh does.
+
+    For a Host alias of `ssh_config`: its HostName and Port (the names known_hosts pins, as
+    OpenSSH checks them) and its ProxyJump bastion (resolved, key from IdentityFile or
+    ssh-agent; its own host key must already be pinned). Anything else: (host, port, None).
+    A missing default config is fine; an explicitly named one must exist.
+
+    Raises:
+        ConfigError: the config is unsafe or asks for ProxyCommand or more than one hop.
+    """
+    from hermes_ops.ssh.config import DEFAULT_CONFIG, names_host, read_config_text, target_from_config_text
+
+    text = read_config_text(ssh_config, required=ssh_config != DEFAULT_CONFIG)
+    if text is None or not names_host(text, host):
+        return host, port, None
+    target = target_from_config_text(text, host)
+    return target.host, target.port, target.jump
+
+
 def _fetch(sock, host: str, port: int, timeout: float, key_type: str | None) -> HostKeyInfo:
     transport = new_transport(sock)
     try:

@@ -299,3 +299,12 @@ def test_the_droplets_host_key_is_fetched_through_the_bastion_for_pinning(operat
                              check=True).stdout.split()[1]
     assert info.fingerprint == openssh
     assert bastion.forwards().count(Forward(sandbox.host, sandbox.port)) == before + 1
+
+
+def test_the_pinning_route_of_an_alias_is_its_hostname_port_and_bastion(operator, bastion, sandbox):
+    from hermes_ops.ssh.hostkey_pinning import pinning_route
+
+    config = bastion_config(operator, sandbox, bastion)
+    host, port, via = pinning_route("hermes-prod", ssh_config=str(config))
+    assert (host, port, via.display) == (sandbox.host, sandbox.port, f"jump@{bastion.address}:{bastion.port}")
+    assert pinning_route("203.0.113.7", 22, ssh_config=str(config)) == ("203.0.113.7", 22, None)
