@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from hermes_ops.cli import exit_codes, glance
+from hermes_ops.cli.lab import add_lab_command
 from hermes_ops.errors import HermesOpsError
 from hermes_ops.sandbox.origin import FAULTS
 
@@ -176,17 +177,6 @@ def docs_refresh(args) -> int:
     return 0
 
 
-def lab(args) -> int:
-    """JupyterLab on 127.0.0.1 with the save hook that files saved runbooks into their records."""
-    import subprocess
-
-    root = Path(__file__).resolve().parents[2]
-    return subprocess.call([sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1",
-                            f"--ServerApp.root_dir={root}",
-                            "--FileContentsManager.post_save_hook=hermes_ops.console.save_hook.copy_to_records",
-                            *args.jupyter_args])
-
-
 def hostkey(args) -> int:
     from hermes_ops.cli import hostkey
 
@@ -276,9 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--replace", action="store_true", help="replace a different pinned key (re-keyed host)")
         sub.set_defaults(handler=hostkey)
 
-    jupyter = commands.add_parser("lab", help="JupyterLab for stepwise deploys (saved runbooks go to records/)")
-    jupyter.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed to jupyter lab")
-    jupyter.set_defaults(handler=lab)
+    add_lab_command(commands, params, overrides=_overrides)
 
     rehearsal = commands.add_parser("rehearse", parents=[state_dir, as_json],
                                     help="the main job: a rehearsal deploy on the sandbox host")

@@ -28,20 +28,6 @@ from tests.browser.test_console import (ROWS, SUCCEEDED, choose_from_menu, conso
 pytestmark = pytest.mark.sandbox
 
 REASON = "LAB-11: a deploy from a prepared copy"
-# `hermes-ops lab` as cli/main.py registers it (`add_lab_command`); run through its own parser until main does.
-LAB_COMMAND = """\
-import argparse, sys
-from pathlib import Path
-from hermes_ops.cli.lab import add_lab_command
-from hermes_ops.cli.main import _overrides
-params = argparse.ArgumentParser(add_help=False)
-params.add_argument("-f", "--params-file", type=Path)
-params.add_argument("-p", "--parameter", nargs=2, action="append")
-parser = argparse.ArgumentParser(prog="hermes-ops")
-add_lab_command(parser.add_subparsers(dest="command", required=True), params, overrides=_overrides)
-args = parser.parse_args(sys.argv[1:])
-sys.exit(args.handler(args))
-"""
 
 
 def tracked_runbooks() -> dict[str, str]:
@@ -57,7 +43,7 @@ def lab_run(tmp_path_factory, sandbox):
     scratch = tmp_path_factory.mktemp("operator")
     records, home = scratch / "records", tmp_path_factory.mktemp("jupyter")
     env, isolation = isolated_lab(home)
-    argv = [sys.executable, "-c", LAB_COMMAND, "lab", "-f", str(sandbox.params_file), "-p", "reason", REASON,
+    argv = [sys.executable, "-m", "hermes_ops.cli", "lab", "-f", str(sandbox.params_file), "-p", "reason", REASON,
             "--records-dir", str(records), "--no-browser", "--", *isolation]
     with lab_started_by(argv, env, home, cwd=scratch) as server:
         copies = sorted(records.glob("*.ipynb"))
