@@ -16,7 +16,9 @@ Contract (for the runbook, `hermes-ops lab` and any other caller):
 - While the run goes on, after every cell, the kernel (re)writes `<records_dir>/<run_id>.running.ipynb`:
   the run's notebook so far (created exclusively, then replaced atomically; it never touches another
   file, e.g. the copy `hermes-ops lab` prepares as `<run_id>.ipynb`). A run killed outright (SIGKILL)
-  leaves it, and closing the abandoned run (`runbook.abandoned`) archives it with the JSON.
+  leaves it, and closing the abandoned run (`runbook.abandoned`, as `hermes-ops records` and the next
+  deploy do) archives it with the JSON; so is a finished run whose kernel was shut down before it
+  could archive.
 - When the deploy finishes (step 8, a failure, a rollback, an interrupt, SIGTERM/SIGHUP), the
   record is archived once the cell that finished it has ended (its error, if any, included), or at
   once if no cell is running (a signal to an idle kernel): `store.archive` writes
@@ -27,6 +29,10 @@ Contract (for the runbook, `hermes-ops lab` and any other caller):
   notebook) sets the environment variable `HERMES_OPS_CALLER_ARCHIVES` to the run id it injects,
   for the kernel to inherit: that run records nothing and archives nothing, exactly as before.
 - Outputs are bounded (`executed_cells.OutputLog`) and registered secrets masked (`secrets.mask`).
+- Saving a notebook in JupyterLab afterwards (`console.save_hook`) replaces none of these files and
+  starts no second record; it only fills in a record archived without its notebook.
+- One run per `Deploy`: a second deploy started in the same kernel records its own notebook, from its
+  own parameter-check cell on (earlier step outputs are not carried over).
 """
 
 from __future__ import annotations
