@@ -78,7 +78,7 @@ class Resolution:
         """`user@host:port`, with the alias and bastion it goes through: what step 2 prints."""
         text = self.target.display
         if self.alias:
-            text += f" (Host {self.alias} in {self.config_file})"
+            text += f" (Host {self.alias} in {_home_relative(self.config_file)})"
         if self.target.jump is not None:
             text += f" via bastion {self.target.jump.display}"
             if self.target.jump.alias and self.target.jump.alias != self.target.jump.host:
@@ -90,6 +90,14 @@ class Resolution:
         return {"target": self.target.display, "alias": self.alias, "ssh_config": self.config_file,
                 "bastion": jump.display if jump is not None else None, "sandbox_defaults": self.sandbox,
                 "agent": self.agent}
+
+
+def _home_relative(path: str | None) -> str | None:
+    """`~/.ssh/config` rather than /home/ana/.ssh/config: how the operator knows the file."""
+    home = os.path.expanduser("~")
+    if path and home not in ("", "/") and path.startswith(home.rstrip("/") + "/"):
+        return "~" + path[len(home.rstrip("/")):]
+    return path
 
 
 def resolve(request: Request, *, check_keys: bool = True) -> Resolution:

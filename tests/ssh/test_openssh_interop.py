@@ -156,7 +156,7 @@ Host hermes-prod
     assert parameters["key_path"] == str(operator.key) and parameters["known_hosts"] == str(operator.known_hosts)
     assert record["facts"]["ssh_route"]["alias"] == "hermes-prod"
     assert step(record, "ssh_key")["facts"]["key_fingerprint"] == fingerprint(load_private_key(str(operator.key)))
-    assert f"route: core@{sandbox.host}:{sandbox.port} (Host hermes-prod in {operator.ssh / 'config'})" in printed
+    assert f"route: core@{sandbox.host}:{sandbox.port} (Host hermes-prod in ~/.ssh/config)" in printed
 
 
 # --- (b) a key held only by ssh-agent -------------------------------------------------------------------------
