@@ -89,10 +89,10 @@ class DeployParameters:
     host: str = "127.0.0.1"            # the production host's address
     port: int = 2222                   # its sshd port
     user: str = "core"                 # the login on the host
-    key_path: str = ""                 # your private key (empty: the ssh config's IdentityFile and/or ssh-agent; the sandbox key only for the sandbox)
+    key_path: str = ""                 # your private key (empty: ssh config IdentityFile and/or ssh-agent; sandbox: its key)
     key_passphrase_env: str = "HERMES_OPS_SSH_PASSPHRASE"  # env var holding the key's passphrase, if any
-    known_hosts: str = ""              # known_hosts pinning the host key (empty: the ssh config's UserKnownHostsFile, else ~/.ssh/known_hosts; the sandbox's for the sandbox)
-    ssh_config: str = "~/.ssh/config"  # your OpenSSH client config: `host` may be one of its Host aliases (`none`: read none)
+    known_hosts: str = ""              # pins the host key (empty: ssh config UserKnownHostsFile, else ~/.ssh/known_hosts)
+    ssh_config: str = "~/.ssh/config"  # your OpenSSH config; host may be a Host alias in it (none: read none)
     use_agent: bool | None = None      # offer ssh-agent's keys (None: yes, except for the sandbox)
     expected_hostname: str = "texasca2"  # `hostname` must print this, or the deploy is refused
     admin_container: str = "hermes-admin"  # the admin client container that holds the checkout
@@ -171,7 +171,7 @@ class DeployParameters:
                                if getattr(self, name) != defaults[name]))
         answer = resolve_target(request, check_keys=False)
         if answer.alias is None:
-            _check_plain_host(self.host, self.ssh_config, answer.aliases)
+            _check_plain_host(self.host, self.ssh_config, answer.aliases, answer.include)
         for hop in (answer.target, answer.target.jump):
             if hop is not None and not HOST_NAME[0].fullmatch(hop.host):
                 raise ConfigError(f"Host {hop.alias} in {answer.config_file} has HostName {_shown(hop.host)}: "
@@ -294,7 +294,7 @@ def _check_seconds(name: str, value) -> None:
         raise _invalid(name, value, "a number of seconds above 0 and at most 86400")
 
 
-def _check_plain_host(host: str, config_shown: str, aliases=()) -> None:
+def _check_plain_host(host: str, config_shown: str, aliases=(), include: bool = False) -> None:
     """A host no ssh config names must be an address, or a name that resolves; else it is an unknown alias.
 
     A name without a dot (other than localhost) is looked up once (`/etc/hosts`, DNS): a typo
@@ -305,8 +305,10 @@ def _check_plain_host(host: str, config_shown: str, aliases=()) -> None:
     close = difflib.get_close_matches(host, aliases, n=3)
     raise ConfigError(f"unknown host alias {host!r} in {config_shown}, and it is not a host name that resolves",
                       step="parameters",
-                      hint=(f"did you mean {' or '.join(close)}? " if close else "") + f"add `Host {host}` (with HostName, User, IdentityFile) to {config_shown}, fix ssh_config, "
-                           "or give the host's DNS name or IP address; nothing was run")
+                      hint=(f"did you mean {' or '.join(close)}? " if close else "")
+                      + f"add `Host {host}` (with HostName, User, IdentityFile) to {config_shown}"
+                      + (" itself (Include lines are not followed)" if include else "")
+                      + ", fix ssh_config, or give the host's DNS name or IP address; nothing was run")
 
 
 def _resolves(name: str) -> bool:

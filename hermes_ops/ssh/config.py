@@ -87,6 +87,11 @@ def names_host(text: str, host: str) -> bool:
                for patterns in host_patterns(text))
 
 
+def has_include(text: str) -> bool:
+    """Does the config use Include (which paramiko, and so hermes-ops, does not follow)?"""
+    return any(re.match(r"\s*include(?:\s*=\s*|\s+)\S", line, re.IGNORECASE) for line in text.splitlines())
+
+
 def aliases(text: str) -> list[str]:
     """The literal names (no wildcards, no negation) the config's Host lines give, for "did you mean"."""
     return [pattern for patterns in host_patterns(text) for pattern in patterns

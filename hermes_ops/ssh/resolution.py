@@ -32,7 +32,7 @@ import paramiko
 
 from hermes_ops.errors import ConfigError
 from hermes_ops.ssh import auth
-from hermes_ops.ssh.config import aliases, names_host, read_config_text, target_from_config_text
+from hermes_ops.ssh.config import aliases, has_include, names_host, read_config_text, target_from_config_text
 from hermes_ops.ssh.target import DEFAULT_KNOWN_HOSTS, DEFAULT_PASSPHRASE_ENV, SSHTarget
 
 LOOPBACK = ("127.0.0.1", "localhost")
@@ -67,6 +67,7 @@ class Resolution:
     alias: str | None       # the ssh config Host the target came from
     config_file: str | None  # the ssh config file read (None: none)
     aliases: tuple[str, ...] = ()  # the literal Host names the config gives (for "did you mean")
+    include: bool = False   # the config has Include lines, which are not followed
 
     @property
     def agent(self) -> bool:
@@ -125,7 +126,8 @@ def resolve(request: Request, *, check_keys: bool = True) -> Resolution:
             target = _plain(request, request.key_path or None, request.known_hosts or DEFAULT_KNOWN_HOSTS,
                             allow_agent)
         resolution = Resolution(target, sandbox, request.host if named else None, config_file,
-                                tuple(aliases(text)) if text is not None else ())
+                                tuple(aliases(text)) if text is not None else (),
+                                text is not None and has_include(text))
     except ConfigError as error:
         raise _before_anything_ran(error) from None
     if check_keys:

@@ -38,7 +38,6 @@ from hermes_ops.sandbox.bastion import Bastion, Forward
 from hermes_ops.ssh import connect, fingerprint
 from hermes_ops.ssh.auth import load_private_key
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # What the sandbox needs that has nothing to do with SSH (its app listens on its own port).
 NON_SSH = ("expected_hostname", "admin_container", "app_container", "image", "repo_dir", "branch", "build_command",
            "health_url", "version_url")
@@ -98,14 +97,14 @@ def agent(tmp_path, sandbox_host, monkeypatch):
     try:
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hermes-interop-agent-key", "-f", str(key)],
                        check=True, timeout=30, capture_output=True)
-        print_ = fingerprint(load_private_key(str(key)))
+        key_fingerprint = fingerprint(load_private_key(str(key)))
         subprocess.run(["ssh-add", str(key)], env={**os.environ, "SSH_AUTH_SOCK": str(socket)}, check=True,
                        timeout=10, capture_output=True)
         public = Path(f"{key}.pub").read_text().strip()
         sandbox_host.authorize_key(public)
         key.unlink()
         Path(f"{key}.pub").unlink()
-        yield Agent(socket, pid, public, print_)
+        yield Agent(socket, pid, public, key_fingerprint)
     finally:
         if public:
             sandbox_host.revoke_key(public)

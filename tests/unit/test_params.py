@@ -257,3 +257,11 @@ def test_the_production_example_resolves_with_an_operator_ssh_config(tmp_path, m
     with pytest.raises(ConfigError, match="no key for core@hermes-prod: key_path is empty, ~/.ssh/config names no "
                                           r"IdentityFile, ssh-agent is not running \(SSH_AUTH_SOCK unset\)"):
         DeployParameters(**load_parameters(example, [])).resolved()
+
+
+def test_an_alias_behind_an_include_is_refused_saying_include_is_not_followed(operator_ssh):
+    (operator_ssh / "config").write_text("Include ~/.ssh/config.d/*\n")
+    with pytest.raises(ConfigError) as refused:
+        DeployParameters(host="hermes-prod").resolved()
+    assert "unknown host alias 'hermes-prod' in ~/.ssh/config" in str(refused.value)
+    assert "itself (Include lines are not followed)" in refused.value.hint
