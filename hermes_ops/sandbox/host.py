@@ -57,6 +57,7 @@ class SandboxHost:
             "user": self.config.user,
             "key_path": str(keys["operator"]),
             "known_hosts": str(keys["known_hosts"]),
+            "use_agent": False,  # a rehearsal offers the sandbox key only, whatever your ssh-agent holds
             "expected_hostname": self.config.hostname,
             "admin_container": self.config.admin_container,
             "app_container": self.config.app_container,
