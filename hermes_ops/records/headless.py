@@ -101,11 +101,27 @@ def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None 
                           step="parameters", hint="drop run_id; to continue an earlier run, use --resume RUN_ID")
     records_dir = Path(records_dir or values.get("records_dir") or store.default_records_dir()).absolute()
     check_records_dir(records_dir)
+    values.update(_anchored_paths(values))
     values.update(records_dir=str(records_dir), run_id=new_run_id())
     params = DeployParameters(**values).resolved()
     if params.resume:
         resume.load(params)  # an unknown or finished run is refused here, with nothing run
     return values, records_dir
+
+
+# Files on this machine a parameter may name: relative to where the operator runs hermes-ops.
+LOCAL_PATH_PARAMETERS = ("key_path", "known_hosts", "ssh_config")
+
+
+def _anchored_paths(values: dict) -> dict:
+    """Relative local paths made absolute against the working directory, as the operator meant them: the
+    kernel runs elsewhere (the runbooks' folder, or the prepared copy's). `~` stays as written (same user)."""
+    anchored = {}
+    for name in LOCAL_PATH_PARAMETERS:
+        value = values.get(name)
+        if isinstance(value, str) and value and not value.startswith("~") and not os.path.isabs(value):
+            anchored[name] = str(Path(value).absolute())
+    return anchored
 
 
 def deploy(params_file: Path | None, overrides: list[tuple[str, str]] = (), *, records_dir: Path | None = None,

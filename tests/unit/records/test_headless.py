@@ -28,3 +28,14 @@ def test_deploy_and_rollback_are_thin_callers_of_run_runbook(monkeypatch):
     headless.deploy(None, [("reason", "x")])
     headless.rollback(None, [])
     assert calls == ["deploy.ipynb", "rollback.ipynb"]
+
+
+def test_relative_local_paths_are_anchored_where_the_operator_runs_hermes_ops(tmp_path, monkeypatch):
+    """The kernel runs in another folder: `key_path: keys/deploy` must still mean ./keys/deploy."""
+    from hermes_ops.records.headless import _anchored_paths
+
+    monkeypatch.chdir(tmp_path)
+    values = {"key_path": "keys/deploy", "known_hosts": "~/.ssh/known_hosts", "ssh_config": "/etc/ssh/ssh_config",
+              "reason": "relative/text"}
+    assert _anchored_paths(values) == {"key_path": str(tmp_path / "keys" / "deploy")}
+    assert _anchored_paths({"key_path": ""}) == {}
