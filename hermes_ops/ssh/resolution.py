@@ -36,7 +36,6 @@ from hermes_ops.ssh.config import aliases, has_include, names_host, read_config_
 from hermes_ops.ssh.target import DEFAULT_KNOWN_HOSTS, DEFAULT_PASSPHRASE_ENV, SSHTarget
 
 LOOPBACK = ("127.0.0.1", "localhost")
-OPENSSH_PORT = 22
 
 
 @dataclass(frozen=True)
@@ -63,7 +62,7 @@ class Resolution:
     """The target to connect to, and where it came from (for step 1/2's account and the record)."""
 
     target: SSHTarget
-    sandbox: bool
+    sandbox: bool           # the sandbox's key and known_hosts were filled in (rule 1)
     alias: str | None       # the ssh config Host the target came from
     config_file: str | None  # the ssh config file read (None: none)
     aliases: tuple[str, ...] = ()  # the literal Host names the config gives (for "did you mean")
