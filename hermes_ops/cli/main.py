@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from hermes_ops import __version__
 from hermes_ops.cli import exit_codes, glance
 from hermes_ops.cli.lab import add_lab_command
 from hermes_ops.errors import HermesOpsError
@@ -18,15 +19,6 @@ from hermes_ops.sandbox.origin import FAULTS
 
 EXIT_ERROR = exit_codes.FAILED
 EXIT_USAGE = exit_codes.REFUSED
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("hermes-ops")
-    except Exception:  # a source tree without installed metadata
-        return "unknown"
 
 
 def _overrides(args, *extra) -> list:
@@ -191,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hermes-ops", description="Deploy Hermes to its production host.",
                                      epilog="exit codes:\n" + exit_codes.TABLE,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"hermes-ops {_version()}")
+    parser.add_argument("--version", action="version", version=f"hermes-ops {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     sandbox = commands.add_parser("sandbox", help="the local stand-in for the production host")

@@ -20,8 +20,6 @@ from hermes_ops.runbook.record import Record, RecordFiles, as_record, load_recor
 from hermes_ops.runbook.vocabulary import Outcome
 from hermes_ops.secrets import mask_data
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_RECORDS_DIR = REPO_ROOT / "records"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

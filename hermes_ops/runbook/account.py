@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from hermes_ops import paths
 from hermes_ops.result import Result
 from hermes_ops.runbook.vocabulary import STEPS
 from hermes_ops.secrets import mask
@@ -42,9 +43,11 @@ def print_writer(text: str) -> None:
 
 
 def display_path(path: str | os.PathLike) -> str:
-    """Paths as an operator reads them, without this machine's home or checkout prefix."""
+    """Paths as an operator reads them, without this machine's checkout (a clone), home or working directory."""
     path = Path(path)
-    for base, shown in ((Path(__file__).resolve().parents[2], "."), (Path.home(), "~")):
+    checkout = paths.source_checkout()
+    bases = ((checkout, "."),) if checkout else ((Path.cwd(), "."),)
+    for base, shown in (*bases, (Path.home(), "~")):
         try:
             return f"{shown}/{path.resolve().relative_to(base)}"
         except ValueError:

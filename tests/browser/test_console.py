@@ -15,6 +15,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from hermes_ops import paths
 from hermes_ops.sandbox.host import http_get
 from tests.browser.conftest import (ARTIFACTS, REPO_ROOT, api, droplet_docker, production_state,
                                     wait_for_free_lock)
@@ -22,7 +23,7 @@ from tests.browser.conftest import (ARTIFACTS, REPO_ROOT, api, droplet_docker, p
 pytestmark = pytest.mark.sandbox
 
 RUNBOOK = REPO_ROOT / "notebooks" / "deploy.ipynb"
-RECORDS = REPO_ROOT / "records"
+RECORDS = paths.default_records_dir()  # the session's temporary folder ($HERMES_OPS_RECORDS, set by conftest.py)
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "console.png"
 ROWS = ("hermes-step-1", "hermes-step-2", "hermes-step-preflight", "hermes-step-3", "hermes-step-4",
         "hermes-step-5", "hermes-step-6", "hermes-step-7", "hermes-step-8")

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from hermes_ops import paths
 from hermes_ops.records import headless, store
