@@ -162,8 +162,9 @@ Host hermes-prod
 
 def test_a_key_held_only_by_ssh_agent_deploys_and_without_the_agent_is_refused_before_connecting(
         operator, agent, sandbox, deployable, tmp_path, monkeypatch):
+    config = operator.config("# this operator's ssh config names no host\n")
     params_file = parameters_file(tmp_path, sandbox, host=sandbox.host, port=sandbox.port,
-                                  known_hosts=str(operator.known_hosts), ssh_config="none")
+                                  known_hosts=str(operator.known_hosts), ssh_config=str(config))
     monkeypatch.setenv("SSH_AUTH_SOCK", str(agent.socket))
 
     outcome, record, printed = deploy(params_file, tmp_path, ("dry_run", "true"))
@@ -181,8 +182,8 @@ def test_a_key_held_only_by_ssh_agent_deploys_and_without_the_agent_is_refused_b
     with pytest.raises(ConfigError) as refused:
         headless.deploy(params_file, [("dry_run", "true")], records_dir=refused_records, stream=io.StringIO())
     assert str(refused.value).splitlines()[0] == (
-        f"[step parameters] no key for core@{sandbox.host}: key_path is empty, no ssh config is read "
-        "(ssh_config: none), ssh-agent is not running (SSH_AUTH_SOCK unset)")
+        f"[step parameters] no key for core@{sandbox.host}: key_path is empty, {config} has no Host entry for "
+        f"{sandbox.host}, ssh-agent is not running (SSH_AUTH_SOCK unset)")
     assert not refused_records.exists() or not any(refused_records.iterdir()), "refused before any record or kernel"
 
 
