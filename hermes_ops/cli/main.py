@@ -173,9 +173,10 @@ def hostkey(args) -> int:
     from hermes_ops.cli import hostkey
 
     if args.hostkey_command == "show":
-        print(hostkey.show(args.host, args.port))
+        print(hostkey.show(args.host, args.port, ssh_config=args.ssh_config))
     else:
-        print(hostkey.pin(args.host, args.port, args.known_hosts, args.fingerprint, replace=args.replace))
+        print(hostkey.pin(args.host, args.port, args.known_hosts, args.fingerprint, replace=args.replace,
+                          ssh_config=args.ssh_config))
     return 0
 
 
@@ -250,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("show", "print the key's fingerprint to compare with the host's console"),
                        ("pin", "pin the key, if it matches the fingerprint you confirmed")):
         sub = key_commands.add_parser(name, help=text)
-        sub.add_argument("host")
+        sub.add_argument("host", help="an address, or a Host alias of your ssh config (reached as ssh would)")
         sub.add_argument("--port", type=int, default=22)
+        sub.add_argument("--ssh-config", default="~/.ssh/config", help="OpenSSH client config (default ~/.ssh/config)")
         if name == "pin":
             sub.add_argument("--known-hosts", required=True, help="the known_hosts file deploys will use")
             sub.add_argument("--fingerprint", required=True, help="SHA256:… as confirmed on the host")

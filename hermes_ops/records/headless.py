@@ -119,6 +119,8 @@ def _anchored_paths(values: dict) -> dict:
     anchored = {}
     for name in LOCAL_PATH_PARAMETERS:
         value = values.get(name)
+        if name == "ssh_config" and isinstance(value, str) and value.strip().lower() == "none":
+            continue  # `ssh -F none`: no config at all, not a file called none
         if isinstance(value, str) and value and not value.startswith("~") and not os.path.isabs(value):
             anchored[name] = str(Path(value).absolute())
     return anchored

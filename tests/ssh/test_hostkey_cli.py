@@ -23,7 +23,7 @@ def test_show_then_pin_only_the_confirmed_key(sandbox, tmp_path):
 
     wrong = cli("pin", sandbox.host, "--port", str(sandbox.port), "--known-hosts", str(known_hosts),
                 "--fingerprint", "SHA256:" + "A" * 43)
-    assert wrong.returncode == 1 and "nothing was pinned" in wrong.stderr
+    assert wrong.returncode == 2 and "nothing was pinned" in wrong.stderr
     assert not known_hosts.exists()
 
     pinned = cli("pin", sandbox.host, "--port", str(sandbox.port), "--known-hosts", str(known_hosts),

@@ -47,7 +47,7 @@ def test_parameters_cell_matches_the_library_defaults():
     defaults = {field.name: field.default for field in dataclasses.fields(DeployParameters)}
     assert values == defaults
     for line in cells[0].source.splitlines():
-        assert re.match(r"^\w+: \w+ = .+  # \S", line), f"parameter without type or help: {line}"
+        assert re.match(r"^\w+: \w+(?: \| None)? = .+  # \S", line), f"parameter without type or help: {line}"
 
 
 def test_every_step_has_narrative_then_one_short_code_cell():

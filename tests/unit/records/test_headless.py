@@ -39,3 +39,4 @@ def test_relative_local_paths_are_anchored_where_the_operator_runs_hermes_ops(tm
               "reason": "relative/text"}
     assert _anchored_paths(values) == {"key_path": str(tmp_path / "keys" / "deploy")}
     assert _anchored_paths({"key_path": ""}) == {}
+    assert _anchored_paths({"ssh_config": "none"}) == {}, "ssh -F none: no config, not a file named none"
