@@ -336,3 +336,11 @@ def sandbox_target(request) -> SSHTarget:
         pytest.skip("no `sandbox` fixture in tests/conftest.py yet")
     return SSHTarget(host=sandbox.host, port=int(sandbox.port), user=sandbox.user, key_path=str(sandbox.key_path),
                      known_hosts=str(sandbox.known_hosts), connect_timeout=15.0, keepalive_interval=5.0)
+
+
+@pytest.fixture(scope="module")
+def bastion(sandbox_host):
+    """The sandbox's bastion (a second sshd that forwards only to the droplet), up for this module's tests."""
+    from hermes_ops.sandbox.bastion import Bastion
+
+    return Bastion(sandbox_host).up()

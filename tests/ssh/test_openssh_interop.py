@@ -72,11 +72,6 @@ def operator(tmp_path, sandbox, monkeypatch) -> Operator:
     return Operator(ssh, key, known_hosts)
 
 
-@pytest.fixture(scope="module")
-def bastion(sandbox_host) -> Bastion:
-    return Bastion(sandbox_host).up()
-
-
 @dataclass
 class Agent:
     socket: Path
@@ -308,47 +303,3 @@ def test_the_pinning_route_of_an_alias_is_its_hostname_port_and_bastion(operator
     host, port, via = pinning_route("hermes-prod", ssh_config=str(config))
     assert (host, port, via.display) == (sandbox.host, sandbox.port, f"jump@{bastion.address}:{bastion.port}")
     assert pinning_route("203.0.113.7", 22, ssh_config=str(config)) == ("203.0.113.7", 22, None)
-
-
-def test_the_readme_production_commands_with_the_example_parameters_file(operator, bastion, agent, sandbox,
-                                                                          deployable, tmp_path, monkeypatch, request):
-    """The README's production section, verbatim: ~/.ssh/config alias + bastion, key in ssh-agent,
-    config/production.example.yaml copied to production.yaml, `hermes-ops deploy ... --dry-run` from a scratch folder."""
-    home = operator.ssh.parent
-    monkeypatch.setenv("HOME", str(home))
-    for variable in ("HERMES_OPS_RECORDS", "HERMES_RECORDS_DIR"):  # the README's default: ./records (in tmp_path)
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("SSH_AUTH_SOCK", str(agent.socket))
-    bastion.authorize_key(agent.public_key)
-    request.addfinalizer(lambda: bastion.revoke_key(agent.public_key))
-    with operator.known_hosts.open("a") as pins:
-        pins.write(bastion.known_hosts_line() + "\n")
-    operator.known_hosts.rename(operator.ssh / "hermes_known_hosts")
-    operator.config(f"""\
-Host hermes-bastion
-    HostName {bastion.address}
-    Port {bastion.port}
-    User {bastion.user}
-    UserKnownHostsFile ~/.ssh/hermes_known_hosts
-
-Host hermes-prod
-    HostName {sandbox.host}
-    Port {sandbox.port}
-    User core
-    ProxyJump hermes-bastion
-    UserKnownHostsFile ~/.ssh/hermes_known_hosts
-""")
-    scratch = tmp_path / "ops"
-    scratch.mkdir()
-    example = (Path(__file__).resolve().parents[2] / "config" / "production.example.yaml").read_text()
-    # The one line that differs from production: the sandbox's app listens on its own port.
-    (scratch / "production.yaml").write_text(example.replace("http://127.0.0.1:8088/",
-                                                             sandbox.health_url.rsplit("/", 1)[0] + "/"))
-    completed = subprocess.run([sys.executable, "-m", "hermes_ops", "deploy", "-f", "production.yaml",
-                                "-p", "reason", "TICKET-123: what this ships", "--dry-run"],
-                               cwd=scratch, capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    record = Path(completed.stdout.strip().splitlines()[-1])
-    assert record.parent == scratch / "records" and record.name.endswith("_dry-run.ipynb")
-    assert "route: core@127.0.0.1" in completed.stdout and "via bastion jump@" in completed.stdout
-    assert f"agent key: ssh-ed25519 {agent.fingerprint}" in completed.stdout
