@@ -45,6 +45,7 @@ from pathlib import Path
 
 import nbformat
 
+from hermes_ops.errors import ConfigError
 from hermes_ops.records import store
 from hermes_ops.records.executed_cells import Execution, merge
 from hermes_ops.runbook.record import Record
@@ -306,6 +307,19 @@ def write_unexecuted(record: Record, path: Path) -> bool:
         return True
     except (OSError, ValueError):
         return False
+
+
+def refuse_a_finished_run(run_id: str, records_dir: Path) -> None:
+    """A run id whose record is archived already is refused: a second run under it would share its record.
+
+    That happens when a prepared copy (`hermes-ops lab`) is run again after its run ended.
+    """
+    archived = store.find_archived(records_dir, run_id) if Path(records_dir).is_dir() else None
+    if archived is not None:
+        raise ConfigError(f"run {run_id} has ended already; its record is {archived.with_suffix('.ipynb')}",
+                          step="parameters",
+                          hint="a prepared copy is one run: `hermes-ops lab -f PARAMS` prepares the next; "
+                               "nothing was run")
 
 
 def start(run_id: str, records_dir: Path, kind: str) -> RunNotebook | None:

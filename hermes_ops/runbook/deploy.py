@@ -106,7 +106,10 @@ class Deploy:
         """
         from hermes_ops.records import kernel_notebook
 
-        deploy = cls(from_namespace(namespace), **kwargs)
+        params = from_namespace(namespace)
+        if params.run_id:  # given (a prepared copy, hermes-ops deploy): never one that has ended
+            kernel_notebook.refuse_a_finished_run(params.run_id, Path(params.records_dir))
+        deploy = cls(params, **kwargs)
         deploy.notebook = kernel_notebook.start(deploy.run_id, Path(deploy.params.records_dir), deploy.record.kind)
         return deploy
 

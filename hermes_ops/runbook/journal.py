@@ -102,7 +102,8 @@ class Journal:
             file = open(self.path, "x", encoding="utf-8")
         except FileExistsError:
             raise ConfigError(f"a record for run {self.run_id} already exists at {self.path}", step="parameters",
-                              hint="run ids are generated: leave run_id empty (to continue a run, use resume)"
+                              hint="run ids are generated: leave run_id empty (to continue a run, use resume; a prepared "
+                                   "copy from `hermes-ops lab` is one run: run `hermes-ops lab` again for the next)"
                               ) from None
         except OSError as error:  # e.g. a full disk: the run goes on to log its ending on the host
             self.save_error = f"{type(error).__name__}: {error}"

@@ -123,3 +123,19 @@ def test_archiving_a_run_someone_else_archived_meanwhile_completes_it_and_writes
     assert archived == summary.with_suffix(".ipynb") and "papermill's" in archived.read_text()
     assert sorted(path.name for path in tmp_path.iterdir()) == [summary.with_suffix(suffix).name
                                                                 for suffix in (".html", ".ipynb", ".json")]
+
+
+def test_a_run_id_whose_run_has_ended_is_refused_before_a_journal_is_written(tmp_path):
+    """A prepared copy run again after its run ended: refused, nothing written, the next copy named."""
+    import pytest
+
+    from hermes_ops.errors import ConfigError
+    from hermes_ops.runbook import Deploy
+
+    (tmp_path / f"{RUN_ID}.json").write_text(json.dumps(journal()))
+    store.archive(tmp_path, RUN_ID, None, fallback={"run_id": RUN_ID})
+    before = sorted(path.name for path in tmp_path.iterdir())
+    with pytest.raises(ConfigError, match=f"run {RUN_ID} has ended already") as refused:
+        Deploy.from_namespace({"run_id": RUN_ID, "records_dir": str(tmp_path)})
+    assert "hermes-ops lab -f PARAMS" in refused.value.hint
+    assert sorted(path.name for path in tmp_path.iterdir()) == before
