@@ -30,6 +30,16 @@ from hermes_ops.terminal_text import neutralise
 Writer = Callable[[str], None]
 LIVE_LINES_LIMIT = 200
 HEARTBEAT_SECONDS = 30.0
+HEARTBEAT_ENV = "HERMES_OPS_HEARTBEAT_SECONDS"  # another interval (seconds; 0: none), e.g. for a CI watchdog
+
+
+def default_heartbeat_seconds() -> float:
+    """`$HERMES_OPS_HEARTBEAT_SECONDS` if it is a number of seconds, else `HEARTBEAT_SECONDS`."""
+    try:
+        seconds = float(os.environ.get(HEARTBEAT_ENV, HEARTBEAT_SECONDS))
+    except ValueError:
+        return HEARTBEAT_SECONDS
+    return seconds if 0 <= seconds <= 86400 else HEARTBEAT_SECONDS
 
 
 def _safe(text: str) -> str:
@@ -59,10 +69,10 @@ class Account:
     """Writes one step's account through `writer`; thread-safe, since output arrives from reader threads."""
 
     def __init__(self, writer: Writer | None = None, live_lines_limit: int = LIVE_LINES_LIMIT,
-                 heartbeat_seconds: float = HEARTBEAT_SECONDS):
+                 heartbeat_seconds: float | None = None):
         self.writer = writer or print_writer
         self.live_lines_limit = live_lines_limit
-        self.heartbeat_seconds = heartbeat_seconds
+        self.heartbeat_seconds = default_heartbeat_seconds() if heartbeat_seconds is None else heartbeat_seconds
         self._lock = threading.Lock()
         self._live_lines = 0
         self._hidden_lines = 0

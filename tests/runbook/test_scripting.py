@@ -51,3 +51,14 @@ def test_version_and_module_entry_point():
     version = hermes_ops_cli("--version")
     assert version.returncode == 0 and version.stdout.startswith("hermes-ops ")
     assert "refused before connecting" in hermes_ops_cli("--help").stdout
+
+
+def test_a_silent_build_shows_heartbeat_lines(deployable, sandbox, tmp_path, monkeypatch):
+    """The slow-build fault prints one line, then nothing for 20 s: the terminal hears from the deploy anyway."""
+    monkeypatch.setenv("HERMES_OPS_HEARTBEAT_SECONDS", "4")  # 30 s by default; the kernel inherits it
+    deployable.commit("scripting: a silent build", fault="slow-build")
+    cli = hermes_ops_cli("deploy", "-f", str(sandbox.params_file), "--records-dir", str(tmp_path))
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    beats = [line for line in cli.stdout.splitlines() if "still running after" in line]
+    assert beats and all(line.startswith("  … step 5 Build still running after ") for line in beats), cli.stdout
+    assert "nothing shown for" in beats[0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from hermes_ops.result import Result
 from hermes_ops.runbook.account import Account
 
@@ -68,3 +70,14 @@ def test_the_exit_step_has_no_heartbeat():
 
     threading.Event().wait(0.2)
     assert not [line for line in lines if "still running" in line]
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 30.0), ("5", 5.0), ("0", 0.0), ("soon", 30.0), ("-1", 30.0)])
+def test_the_heartbeat_interval_comes_from_the_environment_if_it_is_sane(monkeypatch, value, seconds):
+    from hermes_ops.runbook.account import HEARTBEAT_ENV
+
+    if value is None:
+        monkeypatch.delenv(HEARTBEAT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(HEARTBEAT_ENV, value)
+    assert Account(lambda text: None).heartbeat_seconds == seconds
