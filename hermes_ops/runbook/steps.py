@@ -404,8 +404,7 @@ def restore_image(deploy: DeployContext, image_ref: str, *, step: str) -> tuple[
     restored = image_id(deploy, image_ref)
     if not restored:
         raise StepError(f"there is no image {image_ref} to roll back to", step=step, host=params.host,
-                        hint=f"list the kept images: `docker images {params.image_repository}`; "
-                             "pass one as rollback_to / --to")
+                        hint="list the kept images: `hermes-ops images -f PARAMS`; pass one as rollback_to / --to")
     deploy.run(docker.tag(image_ref, params.image), mutating=True)
     deploy.run(docker.remove_container(params.app_container), mutating=True)
     healthy, detail = wait_until_serving(deploy, restored, params.replace_timeout)
