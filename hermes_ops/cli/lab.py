@@ -23,6 +23,7 @@ def lab(args, *, overrides: Callable[[argparse.Namespace], list]) -> int:
     from hermes_ops.console.lab_server import check_jupyter_args, lab_command
     from hermes_ops.console.prepared import prepare_copy
     from hermes_ops.paths import RECORDS_ENV
+    from hermes_ops.records.kernels import socket_folder
 
     jupyter_args = list(args.jupyter_args or [])
     if jupyter_args[:1] == ["--"]:  # argparse keeps the separator in a REMAINDER
@@ -35,7 +36,9 @@ def lab(args, *, overrides: Callable[[argparse.Namespace], list]) -> int:
     print(f"prepared {copy} (run {copy.stem}); opening it in JupyterLab", file=sys.stderr)
     try:
         # The save hook files a saved copy into the record beside it, whatever the default records folder.
-        return _serve(lab_command(copy, jupyter_args), env={**os.environ, RECORDS_ENV: str(copy.parent)})
+        with socket_folder() as sockets:
+            return _serve(lab_command(copy, jupyter_args, sockets=sockets),
+                          env={**os.environ, RECORDS_ENV: str(copy.parent)})
     finally:
         _remove_if_unused(copy, prepared)
 

@@ -34,16 +34,18 @@ def check_jupyter_args(jupyter_args: Sequence[str]) -> None:
                               step="lab", hint=f"drop {option} from the command")
 
 
-def lab_command(copy: Path, jupyter_args: Sequence[str] = (), *, python: str = sys.executable) -> list[str]:
-    """`python -m jupyterlab …` opening `copy`, then `jupyter_args` (e.g. `--no-browser`, `--port=8890`).
+def lab_command(copy: Path, jupyter_args: Sequence[str] = (), *, sockets: Path,
+                python: str = sys.executable) -> list[str]:
+    """`python -m jupyterlab …` opening `copy`, then `jupyter_args` (e.g. `--no-browser`, `--port=8890`);
+    its kernels' IPC sockets go in the private folder `sockets` (`records.kernels.socket_folder`).
 
     Raises:
         ConfigError: `jupyter_args` would move the server off 127.0.0.1 or away from the copy's folder.
     """
     check_jupyter_args(jupyter_args)
-    from hermes_ops.records.kernels import JUPYTER_ARGUMENTS
+    from hermes_ops.records.kernels import jupyter_arguments
 
     copy = Path(copy).absolute()
     return [python, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={copy.parent}",
             f"--LabApp.default_url=/lab/tree/{quote(copy.name)}",
-            f"--FileContentsManager.post_save_hook={SAVE_HOOK}", *JUPYTER_ARGUMENTS, *jupyter_args]
+            f"--FileContentsManager.post_save_hook={SAVE_HOOK}", *jupyter_arguments(sockets), *jupyter_args]

@@ -175,12 +175,12 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
     fallback = Record(run_id=run_id, kind=runbook.kind, started_at=utc_now().isoformat(), outcome=Outcome.FAILED,
                       operator=values.get("operator"), parameters=values)
     try:
-        with _termination_reaches_the_kernel(), _caller_archives(run_id):
+        with _termination_reaches_the_kernel(), _caller_archives(run_id), kernels.socket_folder() as sockets:
             runbooks = paths.runbooks_dir()
             papermill.execute_notebook(
                 str(runbooks / notebook), RECORD_SCHEME + str(executed), parameters=values, cwd=str(runbooks),
                 kernel_name="python3", progress_bar=False, stdout_file=stream, stderr_file=sys.stderr,
-                config=kernels.kernel_config(),
+                config=kernels.kernel_config(sockets),
             )
     except PapermillExecutionError as error:
         fallback.failure = f"{error.ename}: {error.evalue}"  # the journal, if any, says more

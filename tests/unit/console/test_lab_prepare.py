@@ -123,18 +123,19 @@ def test_an_existing_file_of_that_name_is_never_overwritten(tmp_path, monkeypatc
 
 def test_jupyterlab_listens_on_loopback_and_serves_the_copys_folder_opening_the_copy(tmp_path):
     copy = tmp_path / "records" / "20261127T125512Z-03c3d3.ipynb"
-    assert lab_command(copy, ["--no-browser", "--port=8890"], python="python3") == [
+    sockets = tmp_path / "sockets"
+    assert lab_command(copy, ["--no-browser", "--port=8890"], sockets=sockets, python="python3") == [
         "python3", "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={copy.parent}",
         "--LabApp.default_url=/lab/tree/20261127T125512Z-03c3d3.ipynb",
         "--FileContentsManager.post_save_hook=hermes_ops.console.save_hook.copy_to_records",
-        "--KernelManager.transport=ipc", "--no-browser", "--port=8890"]
+        "--KernelManager.transport=ipc", f"--KernelManager.ip={sockets / 'kernel'}", "--no-browser", "--port=8890"]
 
 
 @pytest.mark.parametrize("argument", ["--ip=0.0.0.0", "--ServerApp.ip=0.0.0.0", "--ServerApp.ip",
                                       "--ServerApp.root_dir=/", "--notebook-dir=/srv"])
 def test_jupyter_arguments_cannot_move_the_server_off_loopback_or_off_the_copy(tmp_path, argument):
     with pytest.raises(ConfigError, match=argument.split("=")[0]):
-        lab_command(tmp_path / "x.ipynb", ["--no-browser", argument])
+        lab_command(tmp_path / "x.ipynb", ["--no-browser", argument], sockets=tmp_path)
 
 
 def lab_parser() -> argparse.ArgumentParser:
