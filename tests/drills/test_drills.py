@@ -139,7 +139,8 @@ def test_resume_refuses_a_host_that_drifted(deployable, sandbox, tmp_path):
     assert_safe(sandbox, good)
 
 
-def test_drill_6_two_deploys_at_the_same_moment(deployable, sandbox, tmp_path):
+def test_drill_6_two_deploys_at_the_same_moment(deployable, sandbox, tmp_path, monkeypatch):
+    monkeypatch.setenv("HERMES_OPS_HEARTBEAT_SECONDS", "4")  # 30 s by default; the kernels inherit it
     new_commit = deployable.commit("drill 6: two operators", fault="slow-build")
     first, second = start_deploy(sandbox, tmp_path / "a"), start_deploy(sandbox, tmp_path / "b")
     outputs = [process.communicate(timeout=300) for process in (first, second)]
@@ -149,6 +150,11 @@ def test_drill_6_two_deploys_at_the_same_moment(deployable, sandbox, tmp_path):
     record = json.loads(Path(loser[0].strip().splitlines()[-1]).with_suffix(".json").read_text())
     assert "lock" in record["failure"] and "run=" in record["failure"], "the refusal names the holder"
     assert record["failed_step"] in ("preflight", "3 Start the admin client")
+    winner = outputs[[first.returncode, second.returncode].index(0)][0]
+    beats = [line for line in winner.splitlines() if "still running after" in line]
+    assert beats and all(line.startswith("  … step 5 Build still running after ") for line in beats), \
+        "the silent build (one line, then 20 s of nothing) shows heartbeat lines"
+    assert "nothing shown for" in beats[0]
     assert_safe(sandbox, new_commit)
 
 

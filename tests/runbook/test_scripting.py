@@ -1,33 +1,19 @@
-"""The CLI as a CI job scripts it: the README's command, JSON on stdout, progress on stderr, exit codes, no noise."""
+"""The CLI as a script drives it: papermill-style options, refusals as JSON with exit 2, --version, --help.
+
+The README's production command with --json, progress on stderr and no kernel warning, is run by
+tests/ssh/test_readme_production.py (its CI job block)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from hermes_ops.sandbox.host import http_get
 from tests.runbook.conftest import hermes_ops_cli
 
 pytestmark = pytest.mark.sandbox
 
 README_REASON = "TICKET-123: what this ships"
-
-
-def test_the_readmes_production_command_deploys_and_prints_json(deployable, sandbox, tmp_path):
-    new_commit = deployable.commit("scripting: the README's example")
-    cli = hermes_ops_cli("deploy", "-f", str(sandbox.params_file), "-p", "reason", README_REASON,
-                         "--records-dir", str(tmp_path), "--json")
-    assert cli.returncode == 0, cli.stderr[-3000:]
-    summary = json.loads(cli.stdout)  # stdout is the JSON summary and nothing else
-    assert summary["reason"] == README_REASON and summary["outcome"] == "success" and summary["exit_code"] == 0
-    assert summary["commit_after"] == new_commit == http_get(sandbox.version_url)[1].strip()
-    assert all(Path(path).is_file() for path in summary["record"].values())
-    record = json.loads(Path(summary["record"]["json"]).read_text())
-    assert record["reason"] == README_REASON and record["parameters"]["reason"] == README_REASON
-    assert "Step 5 · Build" in cli.stderr, "progress goes to stderr"
-    assert "WARNING" not in cli.stderr and "without encryption" not in cli.stderr, cli.stderr[:2000]
 
 
 def test_papermill_style_options_apply_in_order_and_refusals_exit_2(sandbox, tmp_path):
@@ -52,13 +38,3 @@ def test_version_and_module_entry_point():
     assert version.returncode == 0 and version.stdout.startswith("hermes-ops ")
     assert "refused before connecting" in hermes_ops_cli("--help").stdout
 
-
-def test_a_silent_build_shows_heartbeat_lines(deployable, sandbox, tmp_path, monkeypatch):
-    """The slow-build fault prints one line, then nothing for 20 s: the terminal hears from the deploy anyway."""
-    monkeypatch.setenv("HERMES_OPS_HEARTBEAT_SECONDS", "4")  # 30 s by default; the kernel inherits it
-    deployable.commit("scripting: a silent build", fault="slow-build")
-    cli = hermes_ops_cli("deploy", "-f", str(sandbox.params_file), "--records-dir", str(tmp_path))
-    assert cli.returncode == 0, cli.stderr[-3000:]
-    beats = [line for line in cli.stdout.splitlines() if "still running after" in line]
-    assert beats and all(line.startswith("  … step 5 Build still running after ") for line in beats), cli.stdout
-    assert "nothing shown for" in beats[0]

@@ -166,5 +166,9 @@ def test_every_command_of_the_readme_production_section(operator, bastion, sandb
     completed = operator.run(ci)
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     assert completed.stdout.strip() == "deployed"
-    summary = json.loads((operator.scratch / "result.json").read_text())
-    assert summary["outcome"] == "success" and summary["commit_after"] == new_commit
+    summary = json.loads((operator.scratch / "result.json").read_text())  # stdout is the JSON and nothing else
+    assert summary["outcome"] == "success" and summary["commit_after"] == new_commit and summary["exit_code"] == 0
+    assert summary["reason"] == "TICKET-123: what this ships"
+    assert all(Path(path).is_file() for path in summary["record"].values())
+    assert "Step 5 · Build" in completed.stderr, "progress goes to stderr"
+    assert "WARNING" not in completed.stderr and "without encryption" not in completed.stderr, completed.stderr[:2000]
