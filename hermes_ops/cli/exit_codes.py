@@ -29,14 +29,14 @@ TABLE = __doc__.split("\n\n", 1)[1].rsplit("\n\n", 1)[0]
 BEFORE_CONNECTING = frozenset({"parameters", STEPS[0].label})
 
 
-def for_record(record: Record | None, kind: str = "deploy") -> int:
-    """The exit code of a run whose record (the archived JSON) says how it ended."""
+def for_record(record: Record | None) -> int:
+    """The exit code of a run whose record (the archived JSON) says how it ended, by its kind."""
     if record is None:
         return FAILED
     outcome = record.outcome
     if outcome == Outcome.INTERRUPTED:
         return INTERRUPTED
-    if outcome in (ROLLBACK_SUCCESS if kind == "rollback" else DEPLOY_SUCCESS):
+    if outcome in (ROLLBACK_SUCCESS if record.kind == "rollback" else DEPLOY_SUCCESS):
         return SUCCESS
     if outcome == Outcome.ROLLED_BACK:
         return ROLLED_BACK

@@ -44,29 +44,24 @@ def _sandbox_host(args):
 def _report(run, args) -> int:
     """A headless run's outcome on stderr and its record's path as the last line (or, with --json, its summary
     as JSON on stdout); the exit code says how it ended (`exit_codes`)."""
-    from hermes_ops.records import store
-
-    record = store.load_record(Path(run.record).with_suffix(".json"))
-    kind = record.kind if record is not None and record.kind else "deploy"
-    code = exit_codes.for_record(record, kind)
+    code = exit_codes.for_record(run.archived)
     print(f"outcome: {run.outcome}", file=sys.stderr)
     if run.record_error:
         print(f"hermes-ops: warning: the executed notebook could not always be saved ({run.record_error}); "
               "the JSON summary and the host log are complete", file=sys.stderr)
     if getattr(args, "json", False):
-        print(json.dumps(run_summary(record, run, code), indent=2, default=str))
+        print(json.dumps(run_summary(run, code), indent=2, default=str))
     else:
         print(run.record)
     return code
 
 
-def run_summary(record, run, code: int) -> dict:
+def run_summary(run, code: int) -> dict:
     """What a script needs from a run: how it ended, what changed, where its record is."""
-    data = record.to_json() if record is not None else {}
-    keys = ("run_id", "kind", "outcome", "failed_step", "failure", "refused_by", "operator", "reason", "host",
-            "commit_before", "commit_after", "image_before", "image_after", "started_at", "ended_at", "duration",
-            "dry_run")
-    summary = {key: data.get(key) for key in keys}
+    record, summary = run.archived, {}
+    if record is not None:
+        summary = {**record.summary(), "kind": record.kind, "failure": record.failure,
+                   "refused_by": record.refused_by, "dry_run": record.dry_run}
     summary["outcome"] = str(run.outcome)
     summary["exit_code"] = code
     notebook = Path(run.record)

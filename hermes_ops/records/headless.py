@@ -44,6 +44,7 @@ class HeadlessRun:
     outcome: Outcome | str
     notebook: str = "deploy.ipynb"
     record_error: str | None = None  # the executed notebook could not always be saved (e.g. a full disk)
+    archived: Record | None = None   # the archived JSON summary, as read back
 
     @property
     def succeeded(self) -> bool:
@@ -191,7 +192,7 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
         notebook_path = store.archive(records_dir, run_id, executed, fallback=fallback)
     archived = store.load_record(notebook_path.with_suffix(".json"))
     return HeadlessRun(notebook_path, archived.outcome if archived else Outcome.FAILED, notebook,
-                       _RECORD_WRITER.errors.pop(str(executed), None))
+                       _RECORD_WRITER.errors.pop(str(executed), None), archived)
 
 
 @contextmanager

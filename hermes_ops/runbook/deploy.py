@@ -497,7 +497,4 @@ class Deploy:
 
     def summary(self) -> dict:
         """The run in brief, as plain JSON values: what step 8's cell returns."""
-        keys = ("run_id", "operator", "reason", "host", "commit_before", "commit_after", "image_before",
-                "image_after", "outcome", "failed_step", "duration", "started_at", "ended_at")
-        data = self.record.to_json()
-        return {key: data.get(key) for key in keys}
+        return self.record.summary()

@@ -88,6 +88,10 @@ class StepEntry:
         return cls(**{"number": -1, **_without_nulls(cls, known)}, extra=extra)
 
 
+# What a run is in brief: who, where, what served before and after, how it ended, when.
+SUMMARY_KEYS = ("run_id", "operator", "reason", "host", "commit_before", "commit_after", "image_before",
+                "image_after", "outcome", "failed_step", "duration", "started_at", "ended_at")
+
 @dataclass(frozen=True)
 class RecordFiles:
     """An archived record's three files, by name in the records directory: one stem, three suffixes."""
@@ -179,6 +183,11 @@ class Record:
         return {entry.number: entry for entry in self.steps}
 
     # -- the JSON form -------------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """The run in brief, as plain JSON values (`SUMMARY_KEYS`): step 8's return value, the CLI's --json."""
+        data = self.to_json()
+        return {key: data.get(key) for key in SUMMARY_KEYS}
+
     def to_json(self) -> dict:
         """The record as its file holds it: plain JSON values, the keys in the order a run writes them."""
         data: dict[str, Any] = {}

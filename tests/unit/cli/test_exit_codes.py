@@ -30,7 +30,7 @@ from hermes_ops.runbook.record import Record
 ])
 def test_each_outcome_has_its_documented_code(kind, fields, code):
     record = Record.from_json({"run_id": "r", "kind": kind, **fields})
-    assert exit_codes.for_record(record, kind) == code
+    assert exit_codes.for_record(record) == code
     assert f"    {code} " in exit_codes.TABLE
 
 
