@@ -309,12 +309,20 @@ def write_unexecuted(record: Record, path: Path) -> bool:
         return False
 
 
+def _caller_archives(run_id: str) -> bool:
+    """`hermes-ops deploy` runs this run and archives it itself (`CALLER_ARCHIVES_ENV` names it)."""
+    return os.environ.get(CALLER_ARCHIVES_ENV) == run_id
+
+
 def refuse_a_finished_run(run_id: str, records_dir: Path) -> None:
     """A run id whose record is archived already is refused: a second run under it would share its record.
 
-    That happens when a prepared copy (`hermes-ops lab`) is run again after its run ended.
+    That happens when a prepared copy (`hermes-ops lab`) is run again after its run ended. A run
+    `hermes-ops deploy` archives has an id it generated just now: no records folder is read for it.
     """
-    archived = store.find_archived(records_dir, run_id) if Path(records_dir).is_dir() else None
+    if _caller_archives(run_id) or not Path(records_dir).is_dir():
+        return
+    archived = store.find_archived(records_dir, run_id)
     if archived is not None:
         raise ConfigError(f"run {run_id} has ended already; its record is {archived.with_suffix('.ipynb')}",
                           step="parameters",
@@ -328,7 +336,7 @@ def start(run_id: str, records_dir: Path, kind: str) -> RunNotebook | None:
     Returns None when there is nothing to record: not in an IPython kernel, or the caller archives this
     run itself (`HERMES_OPS_CALLER_ARCHIVES` names it).
     """
-    if os.environ.get(CALLER_ARCHIVES_ENV) == run_id:
+    if _caller_archives(run_id):
         return None
     capture = KernelCapture.get()
     if capture is None:
