@@ -61,43 +61,11 @@ def jupyter_lab(tmp_path_factory):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     home = tmp_path_factory.mktemp("jupyter")
-    for name, values in LAB_SETTINGS.items():
-        path = home / "settings" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-    token, port = secrets.token_hex(16), free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_DATA_DIR": str(home / "data"),
-           "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "IPYTHONDIR": str(home / "ipython"),
-           "HERMES_OPS_OPERATOR": OPERATOR}
-    env.pop("JPY_SESSION_NAME", None)
-    log = (home / "jupyterlab.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={REPO_ROOT}", f"--LabApp.user_settings_dir={home / 'settings'}",
-         f"--LabApp.workspaces_dir={home / 'workspaces'}",
-         f"--FileCheckpoints.checkpoint_dir={home / 'checkpoints'}",  # no .ipynb_checkpoints/ in the repo
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    server = SimpleNamespace(url=f"http://127.0.0.1:{port}", token=token, process=process,
-                             log=home / "jupyterlab.log")
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            api(server, "GET", "/api/status")
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"JupyterLab did not start:\n{server.log.read_text()[-3000:]}") from None
-            time.sleep(0.5)
-    yield server
-    os.killpg(process.pid, signal.SIGTERM)  # the server shuts its kernels down on SIGTERM
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-    log.close()
+    env, isolation = isolated_lab(home)
+    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.root_dir={REPO_ROOT}", *isolation]  # checkpoints under home: no .ipynb_checkpoints/
+    with lab_started_by(argv, env, home) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -200,11 +168,14 @@ def isolated_lab(home: Path) -> tuple[dict, list[str]]:
 
 
 @contextmanager
-def lab_started_by(argv: list[str], env: dict, home: Path, *, cwd: Path = REPO_ROOT):
-    """Run `argv` (it starts JupyterLab with `isolated_lab(home)`'s arguments); yield the server once it
-    answers; stop the command and its server (with its kernels) at the end."""
-    port = next(argument for argument in argv if argument.startswith("--ServerApp.port=")).split("=")[1]
-    token = next(argument for argument in argv if argument.startswith("--IdentityProvider.token=")).split("=")[1]
+def lab_started_by(argv: list[str], env: dict, home: Path, *, cwd: Path = REPO_ROOT, port: int | None = None,
+                   token: str | None = None):
+    """Run `argv` (it starts JupyterLab with `isolated_lab(home)`'s arguments, or on `port` with `token` set
+    some other way, e.g. a Jupyter config file); yield the server once it answers; stop the command and its
+    server (with its kernels) at the end."""
+    port = port or next(argument for argument in argv if argument.startswith("--ServerApp.port=")).split("=")[1]
+    token = token or next(argument for argument in argv
+                          if argument.startswith("--IdentityProvider.token=")).split("=")[1]
     with (home / "jupyterlab.log").open("w") as log:
         process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)

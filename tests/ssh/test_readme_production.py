@@ -15,14 +15,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from hermes_ops.sandbox.bastion import Forward
-from tests.browser.conftest import api, free_port
+from tests.browser.conftest import free_port, lab_started_by
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.sandbox
@@ -143,23 +141,10 @@ def test_every_command_of_the_readme_production_section(operator, bastion, sandb
         "IdentityProvider": {"token": token}}))
     env = {**operator.env, "JUPYTER_CONFIG_DIR": str(jupyter / "config"), "JUPYTER_DATA_DIR": str(jupyter / "data"),
            "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"), "IPYTHONDIR": str(jupyter / "ipython")}
-    server = subprocess.Popen(["bash", "-c", lab.strip()], cwd=operator.scratch, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        copies = []
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                api(SimpleNamespace(url=f"http://127.0.0.1:{port}", token=token), "GET", "/api/status")
-                copies = [path for path in (operator.scratch / "records").glob("*.ipynb") if "_" not in path.name]
-                break
-            except OSError:
-                time.sleep(0.5)
+    with lab_started_by(["bash", "-c", lab.strip()], env, jupyter, cwd=operator.scratch, port=port, token=token):
+        copies = [path for path in (operator.scratch / "records").glob("*.ipynb") if "_" not in path.name]
         assert len(copies) == 1, "JupyterLab answered on the prepared copy's server"
         assert "TICKET-123: what this ships" in copies[0].read_text(), "the parameters were injected"
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(60)
     assert not copies[0].exists(), "a copy never saved is removed when JupyterLab exits"
 
     # The CI job's lines, as one script.
