@@ -51,3 +51,21 @@ def ssh_command(sandbox, *remote: str, key_path: str | None = None) -> list[str]
 
 def pytest_report_header(config):
     return f"sandbox state dir: {os.environ.get('HERMES_SANDBOX_DIR') or REPO_ROOT / '.sandbox'}"
+
+
+@pytest.fixture
+def encrypted_key(sandbox, tmp_path):
+    """The sandbox operator key, encrypted with a fresh passphrase; the environment that holds the passphrase."""
+    import secrets as random_tokens
+    import shutil
+    import subprocess
+
+    passphrase = f"test-passphrase-{random_tokens.token_hex(8)}"
+    directory = tmp_path / "keys"
+    directory.mkdir(mode=0o700)
+    key = directory / "operator_ed25519"
+    shutil.copyfile(sandbox.key_path, key)
+    key.chmod(0o600)
+    subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", passphrase, "-f", str(key)], check=True,
+                   capture_output=True, timeout=30)
+    return key, passphrase, {**os.environ, "HERMES_OPS_SSH_PASSPHRASE": passphrase}

@@ -419,20 +419,6 @@ def test_point6_the_next_deploy_stops_a_killed_deploys_build(ready, sandbox, tmp
 
 
 # -- point 7: the smaller ones -----------------------------------------------------------------------------------------
-@pytest.fixture
-def encrypted_key(sandbox, tmp_path):
-    """The sandbox operator key, encrypted with a fresh passphrase; the environment that holds the passphrase."""
-    passphrase = f"drill-passphrase-{random_tokens.token_hex(8)}"
-    directory = tmp_path / "keys"
-    directory.mkdir(mode=0o700)
-    key = directory / "operator_ed25519"
-    shutil.copyfile(sandbox.key_path, key)
-    key.chmod(0o600)
-    subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", passphrase, "-f", str(key)], check=True,
-                   capture_output=True, timeout=30)
-    return key, passphrase, {**os.environ, "HERMES_OPS_SSH_PASSPHRASE": passphrase}
-
-
 def files_containing(directory: Path, needle: str) -> list[str]:
     return [str(path) for path in Path(directory).rglob("*")
             if path.is_file() and needle.encode() in path.read_bytes()]

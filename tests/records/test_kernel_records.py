@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets as random_tokens
-import shutil
 import signal
 import subprocess
 import sys
@@ -80,19 +78,12 @@ def papermill(sandbox, records: Path, *parameters: str, env=None, cwd: Path) -> 
 
 
 def test_a_plain_papermill_deploy_leaves_the_three_files_with_step_outputs_and_no_secret(deployable, sandbox,
-                                                                                          tmp_path):
-    passphrase = f"records-passphrase-{random_tokens.token_hex(8)}"
-    keys = tmp_path / "keys"
-    keys.mkdir(mode=0o700)
-    key = keys / "operator_ed25519"
-    shutil.copyfile(sandbox.key_path, key)
-    key.chmod(0o600)
-    subprocess.run(["ssh-keygen", "-q", "-p", "-P", "", "-N", passphrase, "-f", str(key)], check=True,
-                   capture_output=True, timeout=30)
+                                                                                          tmp_path, encrypted_key):
+    key, passphrase, env = encrypted_key
     commit = deployable.commit(f"records: a commit message that quotes {passphrase}")
     records = tmp_path / "records"
     run = papermill(sandbox, records, "key_path", str(key), "reason", "issue 11 point 5", cwd=tmp_path,
-                    env={**os.environ, "HERMES_OPS_SSH_PASSPHRASE": passphrase})
+                    env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     stem, summary, notebook = the_record(records)
     assert summary["outcome"] == "success" and summary["commit_after"] == commit
