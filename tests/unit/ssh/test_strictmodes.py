@@ -118,28 +118,15 @@ def test_something_other_than_a_regular_file_is_refused_without_blocking(tmp_pat
 
 
 @needs_ssh_keygen
-def test_the_sandbox_known_hosts_passes(tmp_path):
+@pytest.mark.parametrize("umask", [0o022, 0o002], ids=["umask 022", "group-writable umask 002"])
+def test_the_sandbox_known_hosts_passes(tmp_path, umask):
     from hermes_ops.sandbox.config import SandboxConfig
     from hermes_ops.sandbox.droplet import ensure_keys, key_paths
 
     config = SandboxConfig(state_dir=tmp_path / "state")
-    previous = os.umask(0o022)
+    previous = os.umask(umask)
     try:
         ensure_keys(config)
     finally:
         os.umask(previous)
     assert len(read_known_hosts(str(key_paths(config)["known_hosts"]))) == 1
-
-
-@needs_ssh_keygen
-def test_the_sandbox_known_hosts_passes_under_a_group_writable_umask(tmp_path):
-    from hermes_ops.sandbox.config import SandboxConfig
-    from hermes_ops.sandbox.droplet import ensure_keys, key_paths
-
-    config = SandboxConfig(state_dir=tmp_path / "state")
-    previous = os.umask(0o002)
-    try:
-        ensure_keys(config)
-    finally:
-        os.umask(previous)
-    read_known_hosts(str(key_paths(config)["known_hosts"]))
