@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from hermes_ops import __version__
+from hermes_ops import __version__, paths
 from hermes_ops.cli import exit_codes, glance
 from hermes_ops.cli.lab import add_lab_command
 from hermes_ops.errors import HermesOpsError
@@ -142,7 +142,7 @@ def list_records(args) -> int:
 
         print(read_host_log(args.params_file, _overrides(args)))
         return 0
-    records_dir = Path(args.records_dir or store.default_records_dir())
+    records_dir = Path(args.records_dir or paths.default_records_dir())
     if records_dir.is_dir() and not records_dir.is_symlink():
         for journal in abandoned.close(records_dir):
             print(f"run {journal['run_id']} was abandoned (its process is gone): recorded as such; the next "

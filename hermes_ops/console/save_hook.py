@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 
+from hermes_ops import paths
 from hermes_ops.console.detect import in_jupyter_server
 from hermes_ops.records import store as records
 
@@ -67,7 +68,7 @@ def copy_to_records(model, os_path, contents_manager=None, records_dir: Path | N
     run_id = run_id_of(notebook)
     if not run_id:
         return None
-    summary = records.find_archived(Path(records_dir or records.default_records_dir()), run_id)
+    summary = records.find_archived(Path(records_dir or paths.default_records_dir()), run_id)
     if summary is None:
         return None
     try:

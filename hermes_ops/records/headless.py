@@ -100,7 +100,7 @@ def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None 
     if values.get("run_id"):
         raise ConfigError("run_id is not a parameter you set: every run gets a new, generated id",
                           step="parameters", hint="drop run_id; to continue an earlier run, use --resume RUN_ID")
-    records_dir = Path(records_dir or values.get("records_dir") or store.default_records_dir()).absolute()
+    records_dir = Path(records_dir or values.get("records_dir") or paths.default_records_dir()).absolute()
     check_records_dir(records_dir)
     values.update(_anchored_paths(values))
     values.update(records_dir=str(records_dir), run_id=new_run_id())

@@ -23,13 +23,6 @@ from hermes_ops.secrets import mask_data
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-def default_records_dir() -> Path:
-    """$HERMES_OPS_RECORDS, else `./records` of the working directory (see `paths.default_records_dir`)."""
-    from hermes_ops import paths
-
-    return paths.default_records_dir()
-
-
 def record_stem(record: Record | Mapping) -> str:
     """`20261127T044009Z_texasca2_bb556dc06ae8_success`: sortable by time, readable in `ls`.
 
