@@ -164,7 +164,7 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
     values, records_dir = prepare(params_file, overrides, records_dir=records_dir)
     run_id = values["run_id"]
     records_dir.mkdir(parents=True, exist_ok=True)
-    executed = records_dir / f"{run_id}.running.ipynb"
+    executed = store.running_notebook(records_dir, run_id)
     try:
         executed.open("x").close()  # ours from now on; never someone else's file
     except OSError as error:

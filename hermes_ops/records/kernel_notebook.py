@@ -237,7 +237,7 @@ class RunNotebook:
         self.records_dir = Path(records_dir)
         self.kind = kind
         self.first = capture.position()
-        self.path = self.records_dir / f"{run_id}.running.ipynb"
+        self.path = store.running_notebook(self.records_dir, run_id)
         self.archived: Path | None = None
         self.error: str | None = None
         self._created = False
