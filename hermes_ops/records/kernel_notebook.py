@@ -46,6 +46,7 @@ from pathlib import Path
 import nbformat
 
 from hermes_ops.errors import ConfigError
+from hermes_ops.local_files import replace_atomically
 from hermes_ops.records import store
 from hermes_ops.records.executed_cells import Execution, merge
 from hermes_ops.runbook.record import Record
@@ -265,13 +266,7 @@ class RunNotebook:
                         self._created = True
                         file.write(text)
                     return
-                partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
-                try:
-                    with open(partial, "x", encoding="utf-8") as file:
-                        file.write(text)
-                    os.replace(partial, self.path)
-                finally:
-                    partial.unlink(missing_ok=True)
+                replace_atomically(self.path, text)
             except (OSError, ValueError) as error:  # a full disk, or a file of that name that is not ours
                 self.error = f"{type(error).__name__}: {error}"
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import re
 import socket
 from pathlib import Path
 
 from hermes_ops import local_processes
+from hermes_ops.local_files import replace_atomically
 from hermes_ops.runbook.journal import utc_now
 from hermes_ops.runbook.record import Record, load_record
 from hermes_ops.runbook.vocabulary import Outcome, StepStatus
@@ -118,12 +118,10 @@ def mark_logged(journal: dict, line: str) -> None:
     if record is None:
         return
     record.update(audit_line=line, audit_logged=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        partial.write_text(json.dumps(record.to_json(), indent=2, default=str) + "\n")
-        os.replace(partial, path)
+        replace_atomically(path, json.dumps(record.to_json(), indent=2, default=str) + "\n")
     except OSError:
-        partial.unlink(missing_ok=True)
+        pass
 
 
 def unlogged(records_dir: Path) -> list[dict]:

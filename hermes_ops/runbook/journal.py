@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from hermes_ops import local_processes
+from hermes_ops.local_files import replace_atomically
 from hermes_ops.errors import ConfigError
 from hermes_ops.result import Result
 from hermes_ops.runbook.record import Record, StepEntry
@@ -120,17 +121,10 @@ class Journal:
         """Atomically replace our own file; a refused write is remembered in `save_error`, never raised."""
         if not self._created:
             return self.create()
-        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
         try:
-            with open(partial, "x", encoding="utf-8") as file:
-                file.write(self._text())
-            os.replace(partial, self.path)
+            replace_atomically(self.path, self._text())
         except OSError as error:
             self.save_error = f"{type(error).__name__}: {error}"
-            try:
-                partial.unlink()
-            except OSError:
-                pass
         else:
             self.save_error = None
         return self.path
