@@ -13,7 +13,8 @@ the rule named, before anything runs:
   `yes`, `no`, `on`, `off`, `1`, `0` are refused rather than guessed;
 - `X | None`: also `none`, `null` or an empty value for None.
 
-The declared types come from `DeployParameters`' annotations: one source of truth.
+The declared types come from `DeployParameters`' annotations (and another runbook's parameters class):
+one source of truth.
 """
 
 from __future__ import annotations
@@ -56,10 +57,20 @@ class Declared:
 
 
 @functools.cache
-def declared_types() -> dict[str, Declared]:
-    """Each parameter's declared type, read from `DeployParameters`' annotations."""
-    hints = typing.get_type_hints(DeployParameters)
-    return {field.name: _declared(hints[field.name]) for field in dataclasses.fields(DeployParameters)}
+def declared_types(parameters: type | None = None) -> dict[str, Declared]:
+    """Each parameter's declared type, read from `DeployParameters`' annotations and, for another runbook's
+    parameters class (`parameters`, e.g. the access runbooks'), from its own: a parameters file written for
+    deploys also serves the other runbooks, which ignore the names they do not use."""
+    declared = {}
+    for source in (DeployParameters, parameters or DeployParameters):
+        hints = typing.get_type_hints(source)
+        declared.update({field.name: _declared(hints[field.name]) for field in dataclasses.fields(source)})
+    return declared
+
+
+def known_names(parameters: type | None = None) -> tuple[str, ...]:
+    """The parameter names a runbook with `parameters` (default: the deploy's) accepts."""
+    return tuple(declared_types(parameters))
 
 
 def _declared(hint) -> Declared:
@@ -73,7 +84,7 @@ def _declared(hint) -> Declared:
     return Declared(hint)
 
 
-def convert(name: str, text: str, *, source: str):
+def convert(name: str, text: str, *, source: str, parameters: type | None = None):
     """`text` as the type parameter `name` is declared with.
 
     `source` says where the text came from (`-p port`, `parameters file x.yaml, line 3`) for
@@ -83,7 +94,7 @@ def convert(name: str, text: str, *, source: str):
         ConfigError (step "parameters"): the text is not a value of the declared type; the
             message names the rule and shows at most a short prefix of the text.
     """
-    declared = declared_types()[name]
+    declared = declared_types(parameters)[name]
     if declared.optional and text.strip() in NONE_WORDS:
         return None
     if declared.base is str:

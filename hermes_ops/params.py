@@ -46,7 +46,7 @@ RUN_ID_RULE = "a run id as hermes-ops generates it, e.g. 20261127T044009Z-2eb4eb
 SHOWN_CHARS = 80
 
 
-def _default_operator() -> str:
+def default_operator() -> str:
     """$HERMES_OPS_OPERATOR, else git's user.name, else the login name."""
     if os.environ.get("HERMES_OPS_OPERATOR"):
         return os.environ["HERMES_OPS_OPERATOR"]
@@ -131,7 +131,7 @@ class DeployParameters:
         target = connection.target
         filled = dataclasses.replace(
             self,
-            operator=self.operator or _default_operator(),
+            operator=self.operator or default_operator(),
             port=target.port, user=target.user, key_path=target.key_path or "", known_hosts=target.known_hosts,
             connect_timeout=target.connect_timeout, use_agent=target.key_path is None or target.use_agent,
             records_dir=self.records_dir or str(paths.default_records_dir()),
@@ -184,18 +184,18 @@ class DeployParameters:
 
     def _check_connection_parameters(self) -> None:
         """The rules of the values resolution reads, so nothing malformed reaches the ssh config lookup."""
-        _check("host", self.host, *HOST_OR_ALIAS)
-        _check("user", self.user, *USER_NAME)
-        _check("key_passphrase_env", self.key_passphrase_env, *ENV_NAME)
+        check_rule("host", self.host, *HOST_OR_ALIAS)
+        check_rule("user", self.user, *USER_NAME)
+        check_rule("key_passphrase_env", self.key_passphrase_env, *ENV_NAME)
         _check_port(self.port)
         _check_seconds("connect_timeout", self.connect_timeout)
         if self.key_path:
-            _check_local_path("key_path", self.key_path)
+            check_local_path("key_path", self.key_path)
         if self.known_hosts:
-            _check_local_path("known_hosts", self.known_hosts)
-        _check_local_path("ssh_config", self.ssh_config)
+            check_local_path("known_hosts", self.known_hosts)
+        check_local_path("ssh_config", self.ssh_config)
         if self.use_agent is not None and not isinstance(self.use_agent, bool):
-            raise _invalid("use_agent", self.use_agent, "True, False or None (None: yes, except for the sandbox)")
+            raise invalid("use_agent", self.use_agent, "True, False or None (None: yes, except for the sandbox)")
 
     @property
     def app_logs_argv(self) -> list[str]:
@@ -221,35 +221,35 @@ class DeployParameters:
             "operator": TEXT, "reason": TEXT, "key_passphrase_env": ENV_NAME,
         }
         for name, (pattern, rule) in rules.items():
-            _check(name, getattr(self, name), pattern, rule)
+            check_rule(name, getattr(self, name), pattern, rule)
         if ".." in self.repo_dir.split("/"):
-            raise _invalid("repo_dir", self.repo_dir, REMOTE_PATH[1])
+            raise invalid("repo_dir", self.repo_dir, REMOTE_PATH[1])
         if not all(BUILD_WORD[0].fullmatch(word) for word in _split_words("build_command", self.build_command)):
-            raise _invalid("build_command", self.build_command, BUILD_WORD[1])
+            raise invalid("build_command", self.build_command, BUILD_WORD[1])
         for name in ("command_timeout", "build_timeout", "replace_timeout"):
             _check_seconds(name, getattr(self, name))
         for name in ("force", "dry_run"):
             if not isinstance(getattr(self, name), bool):
-                raise _invalid(name, getattr(self, name), "True or False")
+                raise invalid(name, getattr(self, name), "True or False")
         for name, low, high in (("min_free_disk_mb", 0, 10**9), ("keep_images", 2, 1000)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise _invalid(name, value, f"a whole number from {low} to {high}")
+                raise invalid(name, value, f"a whole number from {low} to {high}")
         if isinstance(self.lock_wait, bool) or not isinstance(self.lock_wait, (int, float)) \
                 or not 0 <= self.lock_wait <= 86400:
-            raise _invalid("lock_wait", self.lock_wait, "a number of seconds from 0 to 86400")
+            raise invalid("lock_wait", self.lock_wait, "a number of seconds from 0 to 86400")
         if not all(BUILD_WORD[0].fullmatch(word) for word in _split_words("app_logs_command", self.app_logs_command)):
-            raise _invalid("app_logs_command", self.app_logs_command, BUILD_WORD[1])
+            raise invalid("app_logs_command", self.app_logs_command, BUILD_WORD[1])
         if self.rollback_to:
-            _check("rollback_to", self.rollback_to, *IMAGE_NAME)
+            check_rule("rollback_to", self.rollback_to, *IMAGE_NAME)
         for name in ("resume", "run_id"):
-            _check(name, getattr(self, name), RUN_ID_OR_EMPTY, RUN_ID_RULE)
+            check_rule(name, getattr(self, name), RUN_ID_OR_EMPTY, RUN_ID_RULE)
         if self.key_path or self.use_agent is not True:  # empty only when the key is left to ssh-agent
-            _check_local_path("key_path", self.key_path)
+            check_local_path("key_path", self.key_path)
         for name in ("known_hosts", "records_dir"):
-            _check_local_path(name, getattr(self, name))
+            check_local_path(name, getattr(self, name))
         if not self.operator.strip():
-            raise _invalid("operator", self.operator, "a name: who is deploying")
+            raise invalid("operator", self.operator, "a name: who is deploying")
 
     def _refuse_passphrase(self) -> None:
         variable = self.key_passphrase_env
@@ -274,24 +274,24 @@ class DeployParameters:
 
 def _split_words(name: str, command: str) -> list[str]:
     if not isinstance(command, str) or len(command) > MAX_LENGTH or "\n" in command:
-        raise _invalid(name, command, BUILD_WORD[1])
+        raise invalid(name, command, BUILD_WORD[1])
     try:
         words = shlex.split(command)
     except ValueError:
-        raise _invalid(name, command, BUILD_WORD[1]) from None
+        raise invalid(name, command, BUILD_WORD[1]) from None
     if not words:
-        raise _invalid(name, command, "a command, e.g. make")
+        raise invalid(name, command, "a command, e.g. make")
     return words
 
 
 def _check_port(value) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 65536:
-        raise _invalid("port", value, "a TCP port number from 1 to 65535")
+        raise invalid("port", value, "a TCP port number from 1 to 65535")
 
 
 def _check_seconds(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 86400:
-        raise _invalid(name, value, "a number of seconds above 0 and at most 86400")
+        raise invalid(name, value, "a number of seconds above 0 and at most 86400")
 
 
 def _check_plain_host(host: str, config_shown: str, aliases=(), include: bool = False) -> None:
@@ -318,14 +318,14 @@ def _resolves(name: str) -> bool:
         return False
 
 
-def _check(name: str, value, pattern: re.Pattern, rule: str) -> None:
+def check_rule(name: str, value, pattern: re.Pattern, rule: str) -> None:
     if not isinstance(value, str) or len(value) > MAX_LENGTH or not pattern.fullmatch(value):
-        raise _invalid(name, value, rule)
+        raise invalid(name, value, rule)
 
 
-def _check_local_path(name: str, value) -> None:
+def check_local_path(name: str, value) -> None:
     if not isinstance(value, str) or not value or len(value) > 4096 or any(ord(char) < 32 for char in value):
-        raise _invalid(name, value, "a path on this machine, one line")
+        raise invalid(name, value, "a path on this machine, one line")
 
 
 def _shown(value) -> str:
@@ -347,7 +347,7 @@ def _shown(value) -> str:
     return f"<{type(value).__name__}>"
 
 
-def _invalid(name: str, value, rule: str) -> ConfigError:
+def invalid(name: str, value, rule: str) -> ConfigError:
     return ConfigError(f"parameter {name}={_shown(value)} is invalid: expected {rule}",
                        step="parameters", hint=f"fix {name} in the parameters file or -p option; nothing was run")
 
@@ -362,14 +362,14 @@ def from_namespace(namespace: dict) -> DeployParameters:
     return DeployParameters(**values).resolved()
 
 
-def check_names(names) -> None:
+def check_names(names, known: tuple[str, ...] = PARAMETER_NAMES) -> None:
     """Refuse parameter names the runbook does not know (papermill would inject them silently)."""
-    unknown = [name for name in names if name not in PARAMETER_NAMES]
+    unknown = [name for name in names if name not in known]
     if unknown:
         shown = sorted(_shown_name(name) for name in unknown[:10])
         more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
         raise ConfigError(f"unknown parameter(s): {', '.join(shown)}{more}", step="parameters",
-                          hint=f"known parameters: {', '.join(PARAMETER_NAMES)}")
+                          hint=f"known parameters: {', '.join(known)}")
 
 
 def _shown_name(name) -> str:

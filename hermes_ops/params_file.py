@@ -29,7 +29,7 @@ from yaml.events import AliasEvent, CollectionStartEvent, MappingStartEvent
 from yaml.nodes import MappingNode, ScalarNode
 
 from hermes_ops.errors import ConfigError
-from hermes_ops.param_types import convert
+from hermes_ops.param_types import convert, known_names
 from hermes_ops.params import check_names
 
 MAX_FILE_BYTES = 64 * 1024
@@ -133,21 +133,21 @@ def _compose(text: str) -> list[tuple[str, ScalarNode, int]]:
     return pairs
 
 
-def _read_mapping(text: str, where: str, hint: str) -> dict:
+def _read_mapping(text: str, where: str, hint: str, parameters: type | None = None) -> dict:
     """A flat YAML mapping's values, each read as its parameter's declared type."""
     try:
         pairs = _compose(text)
     except (yaml.YAMLError, ValueError, RecursionError) as error:
         raise ConfigError(f"{where}: {_describe(error)}", step="parameters", hint=hint) from None
-    check_names(name for name, _, _ in pairs)
+    check_names((name for name, _, _ in pairs), known_names(parameters))
     values = {}
     for name, node, line in pairs:
         written = "" if node.tag == NULL_TAG else node.value
-        values[name] = convert(name, written, source=f"{where}, line {line}")
+        values[name] = convert(name, written, source=f"{where}, line {line}", parameters=parameters)
     return values
 
 
-def _read_file(params_file: Path) -> dict:
+def _read_file(params_file: Path, parameters: type | None = None) -> dict:
     hint = "give a YAML file of name: value pairs, one per line (hermes-ops deploy --help lists the names)"
     try:
         with open(params_file, "rb") as handle:
@@ -163,23 +163,23 @@ def _read_file(params_file: Path) -> dict:
     except UnicodeDecodeError as error:
         raise ConfigError(f"parameters file {params_file} is not UTF-8 text (byte {error.start})",
                           step="parameters", hint=hint) from None
-    return _read_mapping(text, f"parameters file {params_file}", hint)
+    return _read_mapping(text, f"parameters file {params_file}", hint, parameters)
 
 
-def yaml_overrides(text: str) -> list[tuple[str, object]]:
+def yaml_overrides(text: str, parameters: type | None = None) -> list[tuple[str, object]]:
     """papermill's `-y YAML`: a flat mapping of name: value, each read as its declared type."""
     hint = "give -y a YAML mapping of name: value, e.g. -y 'branch: main'"
     if len(text) > MAX_FILE_BYTES:
         raise ConfigError(f"-y: the YAML is longer than {MAX_FILE_BYTES // 1024} KiB: refused", step="parameters",
                           hint=hint)
-    return list(_read_mapping(text, "-y", hint).items())
+    return list(_read_mapping(text, "-y", hint, parameters).items())
 
 
 class Raw(str):
     """papermill's `-r NAME RAW`: the text exactly as given, never converted."""
 
 
-def read_override(name: str, value):
+def read_override(name: str, value, parameters: type | None = None):
     """One override: a `-p` text read as the parameter's declared type; a `Raw` text or a value
     already read (from `-y`) kept as it is.
     """
@@ -190,12 +190,15 @@ def read_override(name: str, value):
     if isinstance(value, Raw):
         return str(value)
     if isinstance(value, str):
-        return convert(name, value, source=f"-p {shown}")
+        return convert(name, value, source=f"-p {shown}", parameters=parameters)
     return value
 
 
-def load_parameters(params_file: Path | None, overrides=()) -> dict:
+def load_parameters(params_file: Path | None, overrides=(), parameters: type | None = None) -> dict:
     """The params file's values, then the overrides in order, with only known names.
+
+    `parameters` is the runbook's parameters class (default: the deploy's); the deploy's names are
+    known to every runbook, so one parameters file serves them all.
 
     `overrides` are (name, value) pairs: a `str` value is `-p` text, read as the parameter's
     declared type; a `Raw` value (`-r`) is kept as text; any other value (read from `-y`
@@ -207,9 +210,9 @@ def load_parameters(params_file: Path | None, overrides=()) -> dict:
             flat mapping of name: value, uses anchors or aliases, repeats a key; a name is
             unknown; a value is too long or not of its parameter's type.
     """
-    values: dict = _read_file(Path(params_file)) if params_file else {}
+    values: dict = _read_file(Path(params_file), parameters) if params_file else {}
     overrides = list(overrides)
-    check_names(name for name, _ in overrides)
+    check_names((name for name, _ in overrides), known_names(parameters))
     for name, value in overrides:
-        values[name] = read_override(name, value)
+        values[name] = read_override(name, value, parameters)
     return values
