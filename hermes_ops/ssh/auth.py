@@ -167,8 +167,11 @@ def _agent_comment(key: paramiko.PKey) -> str:
     return comment.decode(errors="replace") if isinstance(comment, bytes) else comment
 
 
-def authenticate(transport: paramiko.Transport, target: SSHTarget, offered: list[OfferedKey]) -> None:
-    """Offer each key in turn until sshd accepts one.
+def authenticate(transport: paramiko.Transport, target: SSHTarget, offered: list[OfferedKey]) -> OfferedKey:
+    """Offer each key in turn until sshd accepts one; returns the key it accepted.
+
+    Callers keep the accepted key so they can tell which key this session logged in with
+    (an admin must not revoke the key their own session depends on).
 
     Raises:
         AuthenticationFailed: every key was refused, public-key login is not allowed, or
@@ -196,6 +199,6 @@ def authenticate(transport: paramiko.Transport, target: SSHTarget, offered: list
             raise AuthenticationFailed(f"{target.host} wants more than a key for {target.user} "
                                        f"(next: {', '.join(remaining)})", offered=described,
                                        hint="use an account that logs in with a key alone", **where)
-        return
+        return candidate
     raise AuthenticationFailed(f"{target.host} refused every key offered for {target.user}",
                                offered=described, hint=register_hint, **where)

@@ -99,6 +99,17 @@ class SSHRunner:
             return None
         return fingerprint(self._connection.transport.get_remote_server_key())
 
+    @property
+    def authenticated_key_fingerprint(self) -> str | None:
+        """SHA256 fingerprint of the key sshd accepted for this session; None if not connected.
+
+        Tells which authorized_keys line this session depends on (so an admin cannot revoke it).
+        """
+        connection = self._connection
+        if connection is None or connection.client_key is None:
+            return None
+        return fingerprint(connection.client_key.key)
+
     def open_held_channel(self, argv: Sequence) -> paramiko.Channel:
         """Start `argv` on its own channel and hand the channel back, still open.
 

@@ -101,13 +101,17 @@ def match_openssh_rekey_limit(transport: paramiko.Transport) -> None:
 
 
 class Connection:
-    """An authenticated connection to a target, plus the bastion connection it runs through."""
+    """An authenticated connection to a target, plus the bastion connection it runs through.
+
+    `client_key` is the key the target's sshd accepted for this session (None if unknown).
+    """
 
     def __init__(self, target: SSHTarget, transport: paramiko.Transport,
-                 bastion: paramiko.Transport | None = None):
+                 bastion: paramiko.Transport | None = None, client_key: auth.OfferedKey | None = None):
         self.target = target
         self.transport = transport
         self.bastion = bastion
+        self.client_key = client_key
 
     @property
     def active(self) -> bool:
@@ -136,18 +140,18 @@ def open_connection(target: SSHTarget, *, passphrase_prompt: auth.PassphraseProm
         bastion = None
         if target.jump is not None:
             jump_offered = auth.keys_to_offer(target.jump, passphrase_prompt=passphrase_prompt, agent=agent)
-            bastion = _connect(target.jump, open_socket(target.jump.host, target.jump.port,
-                                                        target.jump.connect_timeout, user=target.jump.user),
-                               jump_offered)
+            bastion, _ = _connect(target.jump, open_socket(target.jump.host, target.jump.port,
+                                                           target.jump.connect_timeout, user=target.jump.user),
+                                  jump_offered)
         try:
             sock = tunnel(bastion, target) if bastion else open_socket(target.host, target.port,
                                                                         target.connect_timeout, user=target.user)
-            transport = _connect(target, sock, offered)
+            transport, client_key = _connect(target, sock, offered)
         except BaseException:
             if bastion is not None:
                 bastion.close()
             raise
-        return Connection(target, transport, bastion)
+        return Connection(target, transport, bastion, client_key)
     finally:
         if agent is not None:
             agent.close()
@@ -157,7 +161,9 @@ def _wants_agent(target: SSHTarget) -> bool:
     return any(hop is not None and (hop.key_path is None or hop.use_agent) for hop in (target, target.jump))
 
 
-def _connect(target: SSHTarget, sock, offered: list[auth.OfferedKey]) -> paramiko.Transport:
+def _connect(target: SSHTarget, sock,
+             offered: list[auth.OfferedKey]) -> tuple[paramiko.Transport, auth.OfferedKey]:
+    """One verified, authenticated transport over `sock`, and the key sshd accepted."""
     transport = new_transport(sock)
     try:
         entries = hostkeys.read_known_hosts(target.known_hosts)
@@ -172,10 +178,10 @@ def _connect(target: SSHTarget, sock, offered: list[auth.OfferedKey]) -> paramik
         match_openssh_rekey_limit(transport)
         hostkeys.check_host_key(target.known_hosts, target.host, target.port, transport.get_remote_server_key(),
                                 user=target.user, entries=entries)
-        auth.authenticate(transport, target, offered)
+        accepted = auth.authenticate(transport, target, offered)
         transport.set_keepalive(max(1, int(target.keepalive_interval)))
         log.debug("connected to %s", target.display)
-        return transport
+        return transport, accepted
     except BaseException:
         transport.close()
         raise
