@@ -24,6 +24,7 @@ from hermes_ops.result import Result
 from hermes_ops.runbook import abandoned, resume, serving, steps
 from hermes_ops.runbook.account import Account, Writer
 from hermes_ops.runbook.audit import format_audit_line
+from hermes_ops.runbook.ending import archive_notebook, log_on_host, run_journaled
 from hermes_ops.runbook.journal import Journal, new_run_id, utc_now
 from hermes_ops.runbook.lock import DeployLock, LockBusy
 from hermes_ops.runbook.record import Record, StepEntry
@@ -152,16 +153,8 @@ class Deploy:
             return result
         if mutating and self.lock_taken:
             self.check_lock()
-        try:
-            result = self.runner.run(argv, timeout=timeout or self.params.command_timeout, check=check,
-                                     stream=stream)
-        except HermesOpsError as error:
-            failed = getattr(error, "result", None)
-            if failed is not None:
-                self._journal_command(failed, quiet=False)
-            raise
-        self._journal_command(result, quiet)
-        return result
+        return run_journaled(self.runner, argv, self._journal_command, quiet=quiet,
+                             timeout=timeout or self.params.command_timeout, check=check, stream=stream)
 
     def in_admin(self, argv: Sequence, *, environment: dict | None = None, **kwargs) -> Result:
         """Run inside the admin container, in the checkout."""
@@ -412,17 +405,8 @@ class Deploy:
         """A run from a notebook archives its record (JSON, notebook, HTML) once the finishing cell ends.
 
         Only a run the kernel records (`from_namespace`, not `hermes-ops deploy`'s: it archives itself).
-        The journal stays the record if this fails; the operator reads why.
         """
-        if self.notebook is None:
-            return
-        try:
-            self.notebook.save()
-            if not self.journal.save_error:
-                self.notebook.archive_when_cell_ends(lambda: self.record)
-        except Exception as error:
-            self.account.note(f"WARNING: the record's notebook could not be archived in {self.params.records_dir} "
-                              f"({error}); the JSON record is {self.record_path}")
+        archive_notebook(self.notebook, self.journal, self.account, self.params.records_dir)
 
     def _end_on_idle_signal(self, signal_name: str) -> None:
         """SIGTERM/SIGHUP while no step runs (an idle JupyterLab kernel): end the deploy as interrupted."""
@@ -472,15 +456,7 @@ class Deploy:
         })
 
     def _append_audit_line(self) -> None:
-        line = self._audit_line(self.record)
-        self.journal.set(audit_line=line, audit_logged=False)
-        if self.runner is None or not self.runner.connected:
-            return
-        try:
-            self.runner.run(host_commands.append_audit_line(line), timeout=30)
-            self.journal.set(audit_logged=True)
-        except HermesOpsError as error:
-            self.journal.set(audit_error=str(error))
+        log_on_host(self.runner, self.journal, self._audit_line(self.record))
 
     def summary_lines(self) -> list[tuple[str, str]]:
         record = self.record
