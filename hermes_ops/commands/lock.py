@@ -34,7 +34,8 @@ if [ "$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)" = "$1 pid=$$" ]; then rm -f "$HO
 _PROBE = f"""\
 [ -e "$HOME/{LOCK_FILE}" ] || {{ echo FREE; exit 0; }}
 exec 9<"$HOME/{LOCK_FILE}" || exit 1
-if flock --nonblock 9; then echo FREE; else echo BUSY; cat "$HOME/{HOLDER_FILE}" 2>/dev/null; fi
+# BUSY whether or not the holder line is still there (a holder that is ending removes it first).
+if flock --nonblock 9; then echo FREE; else echo BUSY; cat "$HOME/{HOLDER_FILE}" 2>/dev/null || true; fi
 """
 
 _BREAK = f"""\

@@ -102,6 +102,16 @@ def test_a_free_lock_is_taken_held_fenced_and_released(host):
 
 
 @needs_flock
+def test_a_holder_ending_has_removed_its_line_yet_the_probe_still_answers_busy(host):
+    """The holder removes its line before its flock goes: the probe says BUSY (and exits 0) in between."""
+    holder = host.take(HOLDER)
+    host.holder_file().unlink()
+    probed = host.run(lock.probe())
+    assert (probed.returncode, probed.stdout) == (0, "BUSY\n")
+    assert holder.release() == 0
+
+
+@needs_flock
 def test_a_second_holder_is_told_busy_and_who_holds_it(host):
     first = host.take(HOLDER)
     assert first.first_line == "LOCKED"
