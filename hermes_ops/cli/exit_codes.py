@@ -1,6 +1,7 @@
 """What `hermes-ops` exits with, so a CI job can tell a refusal from a failure from a rollback.
 
-    0    success (or nothing new to deploy, or a dry run); for `rollback`: rolled back
+    0    success (or nothing new to deploy, or a dry run); for `rollback`: rolled back; for `access`:
+         done, or nothing to change (the key was granted exactly so, or is not there to revoke)
     1    failed: the run started changing the host and stopped (production was left serving
          what it served, or restored); or the command itself failed
     2    refused before connecting: a parameter, the parameters file, the key, the records folder
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from hermes_ops.errors import ConfigError
 from hermes_ops.runbook.record import Record
-from hermes_ops.runbook.vocabulary import DEPLOY_SUCCESS, PREFLIGHT, ROLLBACK_SUCCESS, STEPS, Outcome
+from hermes_ops.runbook.vocabulary import ACCESS_SUCCESS, DEPLOY_SUCCESS, PREFLIGHT, ROLLBACK_SUCCESS, STEPS, Outcome
 
 SUCCESS = 0
 FAILED = 1
@@ -25,6 +26,7 @@ ROLLED_BACK = 4
 INTERRUPTED = 130
 
 TABLE = __doc__.split("\n\n", 1)[1].rsplit("\n\n", 1)[0]
+SUCCESS_BY_KIND = {"rollback": ROLLBACK_SUCCESS, "access": ACCESS_SUCCESS, "grant-access": ACCESS_SUCCESS}
 # Steps that fail before any connection is made: the parameter check and the key.
 BEFORE_CONNECTING = frozenset({"parameters", STEPS[0].label})
 
@@ -36,7 +38,7 @@ def for_record(record: Record | None) -> int:
     outcome = record.outcome
     if outcome == Outcome.INTERRUPTED:
         return INTERRUPTED
-    if outcome in (ROLLBACK_SUCCESS if record.kind == "rollback" else DEPLOY_SUCCESS):
+    if outcome in SUCCESS_BY_KIND.get(record.kind, DEPLOY_SUCCESS):
         return SUCCESS
     if outcome == Outcome.ROLLED_BACK:
         return ROLLED_BACK

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hermes_ops import __version__, paths
 from hermes_ops.cli import exit_codes, glance
+from hermes_ops.cli.access import add_access_command
 from hermes_ops.cli.lab import add_lab_command
 from hermes_ops.errors import HermesOpsError
 from hermes_ops.sandbox.origin import FAULTS
@@ -27,7 +28,7 @@ def _overrides(args, *extra) -> list:
 
     pairs: list = []
     for text in getattr(args, "parameters_yaml", None) or []:
-        pairs.extend(yaml_overrides(text))
+        pairs.extend(yaml_overrides(text, getattr(args, "parameters_class", None)))
     pairs.extend(tuple(pair) for pair in getattr(args, "parameter", None) or [])
     pairs.extend((name, Raw(raw)) for name, raw in getattr(args, "parameter_raw", None) or [])
     pairs.extend(extra)
@@ -256,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=hostkey)
 
     add_lab_command(commands, params, overrides=_overrides)
+    add_access_command(commands, params, overrides=_overrides, report=_report)
 
     rehearsal = commands.add_parser("rehearse", parents=[state_dir, as_json],
                                     help="the main job: a rehearsal deploy on the sandbox host")

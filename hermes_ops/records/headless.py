@@ -1,5 +1,5 @@
-"""Headless runs: validate the parameters, run a runbook notebook (deploy or rollback) with papermill, archive
-the record."""
+"""Headless runs: validate the parameters, run a runbook notebook (deploy, rollback, access) with papermill,
+archive the record."""
 
 from __future__ import annotations
 
@@ -18,24 +18,36 @@ from hermes_ops.records import kernels, store
 from hermes_ops.runbook import resume
 from hermes_ops.runbook.journal import check_records_dir, new_run_id, utc_now
 from hermes_ops.runbook.record import Record
-from hermes_ops.runbook.vocabulary import DEPLOY_SUCCESS, ROLLBACK_SUCCESS, Outcome
+from hermes_ops.runbook.vocabulary import ACCESS_SUCCESS, DEPLOY_SUCCESS, ROLLBACK_SUCCESS, Outcome
 
-__all__ = ["HeadlessRun", "deploy", "load_parameters", "rollback", "run_runbook"]
+__all__ = ["HeadlessRun", "access", "deploy", "load_parameters", "rollback", "run_runbook"]
 
 RECORD_SCHEME = "hermes-record://"
 
 
 @dataclass(frozen=True)
 class Runbook:
-    """A runbook notebook papermill can run: the kind of run it records, and the outcomes that mean it worked."""
+    """A runbook notebook papermill can run: the kind of run it records, the outcomes that mean it worked, and
+    the class that checks its parameters (a `resolved()` that raises ConfigError before anything runs)."""
 
     notebook: str
     kind: str
     successful_outcomes: frozenset[Outcome]
+    parameters: str = "hermes_ops.params:DeployParameters"
+
+    def parameters_class(self) -> type:
+        import importlib
+
+        module, name = self.parameters.split(":")
+        return getattr(importlib.import_module(module), name)
 
 
-RUNBOOKS = {runbook.notebook: runbook for runbook in (Runbook("deploy.ipynb", "deploy", DEPLOY_SUCCESS),
-                                                       Runbook("rollback.ipynb", "rollback", ROLLBACK_SUCCESS))}
+RUNBOOKS = {runbook.notebook: runbook for runbook in (
+    Runbook("deploy.ipynb", "deploy", DEPLOY_SUCCESS),
+    Runbook("rollback.ipynb", "rollback", ROLLBACK_SUCCESS),
+    Runbook("access.ipynb", "access", ACCESS_SUCCESS, "hermes_ops.access.parameters:RequestParameters"),
+    Runbook("grant_access.ipynb", "grant-access", ACCESS_SUCCESS, "hermes_ops.access.parameters:GrantParameters"),
+)}
 
 
 @dataclass(frozen=True)
@@ -94,9 +106,17 @@ class _RecordNotebookWriter:
 _RECORD_WRITER = _RecordNotebookWriter()
 
 
-def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None = None) -> tuple[dict, Path]:
-    """The validated parameters and the records directory, before any kernel starts or host is touched."""
-    values = load_parameters(params_file, overrides)
+def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None = None,
+            runbook: Runbook = RUNBOOKS["deploy.ipynb"]) -> tuple[dict, Path]:
+    """The validated parameters and the records directory, before any kernel starts or host is touched.
+
+    A runbook other than the deploy's takes only the names it declares from the parameters (a deploy
+    parameters file serves it too).
+    """
+    parameters = runbook.parameters_class()
+    values = load_parameters(params_file, overrides, parameters)
+    if parameters is not DeployParameters:
+        values = {name: value for name, value in values.items() if name in parameters.field_names()}
     if values.get("run_id"):
         raise ConfigError("run_id is not a parameter you set: every run gets a new, generated id",
                           step="parameters", hint="drop run_id; to continue an earlier run, use --resume RUN_ID")
@@ -104,6 +124,9 @@ def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None 
     check_records_dir(records_dir)
     values.update(_anchored_paths(values))
     values.update(records_dir=str(records_dir), run_id=new_run_id())
+    if parameters is not DeployParameters:
+        parameters(**values).resolved()
+        return values, records_dir
     params = DeployParameters(**values).resolved()
     if params.resume:
         resume.load(params)  # an unknown or finished run is refused here, with nothing run
@@ -111,7 +134,7 @@ def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None 
 
 
 # Files on this machine a parameter may name: relative to where the operator runs hermes-ops.
-LOCAL_PATH_PARAMETERS = ("key_path", "known_hosts", "ssh_config")
+LOCAL_PATH_PARAMETERS = ("key_path", "known_hosts", "ssh_config", "public_key_file", "requests_dir")
 
 
 def _anchored_paths(values: dict) -> dict:
@@ -139,12 +162,18 @@ def rollback(params_file: Path | None, overrides: list[tuple[str, str]] = (), *,
     return run_runbook("rollback.ipynb", params_file, overrides, records_dir=records_dir, stream=stream)
 
 
+def access(notebook: str, params_file: Path | None, overrides: list[tuple[str, str]] = (), *,
+           records_dir: Path | None = None, stream=sys.stdout) -> HeadlessRun:
+    """An access runbook (`access.ipynb` or `grant_access.ipynb`) headless (see `run_runbook`)."""
+    return run_runbook(notebook, params_file, overrides, records_dir=records_dir, stream=stream)
+
+
 def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[str, str]] = (), *,
                 records_dir: Path | None = None, stream=sys.stdout) -> HeadlessRun:
     """Run `notebooks/<notebook>` (one of `RUNBOOKS`) with papermill; the record is archived whatever the outcome.
 
     Args:
-        notebook: `deploy.ipynb` or `rollback.ipynb`.
+        notebook: one of `RUNBOOKS`: `deploy.ipynb`, `rollback.ipynb`, `access.ipynb`, `grant_access.ipynb`.
         params_file: a YAML parameters file (None: the notebook's defaults).
         overrides: (name, value) pairs, each value read as YAML, applied over the file.
         records_dir: where the record goes (default: the parameters', else `records/`).
@@ -161,7 +190,7 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
     from papermill.exceptions import PapermillExecutionError
 
     runbook = RUNBOOKS[notebook]
-    values, records_dir = prepare(params_file, overrides, records_dir=records_dir)
+    values, records_dir = prepare(params_file, overrides, records_dir=records_dir, runbook=runbook)
     run_id = values["run_id"]
     records_dir.mkdir(parents=True, exist_ok=True)
     executed = store.running_notebook(records_dir, run_id)

@@ -57,10 +57,10 @@ _RECORDED = ("stream", "display_data", "update_display_data", "execute_result", 
 
 
 def runbook_notebook(kind: str) -> Path:
-    """The shipped runbook a run of `kind` (`deploy`, `rollback`) executes."""
+    """The shipped runbook a run of `kind` (`deploy`, `rollback`, `access`, `grant-access`) executes."""
     from hermes_ops import paths
 
-    return paths.runbooks_dir() / f"{kind}.ipynb"
+    return paths.runbooks_dir() / f"{kind.replace('-', '_')}.ipynb"
 
 
 def _header_id(header) -> str | None:

@@ -23,21 +23,45 @@ DOCS_OPERATOR = "Ada Operator"
 # operator's name would otherwise default to whoever runs it ($HERMES_OPS_OPERATOR, git's user.name).
 KERNEL_ENVIRONMENT = {"HERMES_OPS_OPERATOR": DOCS_OPERATOR}
 DOCS_CHANGE = "Docs rehearsal: a visible change"
-LIVING_NOTEBOOKS = ("deploy.ipynb", "rollback.ipynb")
+LIVING_NOTEBOOKS = ("deploy.ipynb", "rollback.ipynb", "access.ipynb", "grant_access.ipynb")
+DOCS_REQUEST_REASON = "Docs rehearsal: on call next week"
+DOCS_REQUEST_DURATION = "30d"
 
 
 def prepare_sandbox(notebook: str = "deploy.ipynb") -> SandboxHost:
     """Sandbox up and serving origin's HEAD; for the deploy runbook, exactly one new commit to deploy.
 
-    The rollback runbook then finds what a real rollback finds: a current and a previous image.
+    The rollback runbook then finds what a real rollback finds: a current and a previous image. The
+    access runbooks find a newcomer with a key: the operator's side one whose access was granted and
+    whose host key is not pinned yet, the admin's side one whose request waits and is not granted.
     """
     host = SandboxHost(SandboxConfig.load_or_default(None))
     host.up()
+    if notebook in ("access.ipynb", "grant_access.ipynb"):
+        _prepare_access(host, notebook)
+        return host
     catch_up(host)
     _leave_room_for_one_more_image(host)
     if notebook == "deploy.ipynb":
         host.commit(DOCS_CHANGE)
     return host
+
+
+def _prepare_access(host: SandboxHost, notebook: str) -> None:
+    from hermes_ops.access.operator_key import find_or_create_key
+    from hermes_ops.access.parameters import NEWCOMER_KEY, NEWCOMER_KNOWN_HOSTS, SANDBOX_REQUESTS
+    from hermes_ops.access.requests import new_request, write_request
+
+    newcomer = find_or_create_key(host.state_dir / NEWCOMER_KEY, comment=DOCS_OPERATOR).public_key
+    host.reset_authorized_keys()
+    if notebook == "access.ipynb":
+        host.authorize_key(newcomer.text)
+        (host.state_dir / NEWCOMER_KNOWN_HOSTS).unlink(missing_ok=True)
+        return
+    params = host.params()
+    write_request(host.state_dir / SANDBOX_REQUESTS, new_request(
+        operator=DOCS_OPERATOR, public_key=newcomer, host=params["host"], port=params["port"], user=params["user"],
+        reason=DOCS_REQUEST_REASON, duration=DOCS_REQUEST_DURATION))
 
 
 def _leave_room_for_one_more_image(host: SandboxHost) -> None:

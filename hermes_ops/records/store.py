@@ -31,7 +31,9 @@ def record_stem(record: Record | Mapping) -> str:
     record = as_record(record)
     started = datetime.datetime.fromisoformat(record.started_at).astimezone(datetime.timezone.utc)
     host = record.facts.get("hostname") or record.parameters.get("host") or "unknown-host"
-    commit = (record.commit_after or record.commit_before or "nocommit")[:12]
+    # A run that deploys nothing (an access change) names its kind where a deploy names its commit.
+    commit = (record.commit_after or record.commit_before
+              or ("nocommit" if record.kind in ("deploy", "rollback") else record.kind))[:12]
     parts = [started.strftime("%Y%m%dT%H%M%SZ"), host, commit, str(record.outcome) or "unknown"]
     return "_".join(_UNSAFE.sub("-", part) for part in parts)
 

@@ -123,7 +123,7 @@ class Record:
 
     # -- what every record holds, from the run's start --------------------------------------------
     run_id: str = ""
-    kind: str = "deploy"                  # deploy | rollback
+    kind: str = "deploy"                  # deploy | rollback | access | grant-access
     started_at: str | None = None         # ISO 8601, UTC
     ended_at: str | None = None
     duration: float | None = None         # seconds
@@ -165,6 +165,7 @@ class Record:
     refused_by: str | None = _later()             # "lock": another deploy held it, so nothing was changed
     session_closed: bool | None = _later()
     console_account: list[str] | None = _later()  # what the step console showed, line by line
+    access: dict | None = _later()                # an access run: action, key fingerprint, grantee, expiry, change
     record: RecordFiles | None = _later()         # the archived files, once archived
 
     extra: dict = field(default_factory=dict, repr=False)  # keys this version does not know, kept as read

@@ -50,6 +50,8 @@ class StepStatus(str, Enum):
 # A deploy notebook succeeds with these; a rollback notebook's purpose is to end rolled back.
 DEPLOY_SUCCESS = frozenset({Outcome.SUCCESS, Outcome.NOTHING_NEW, Outcome.DRY_RUN})
 ROLLBACK_SUCCESS = frozenset({Outcome.ROLLED_BACK, Outcome.DRY_RUN})
+# An access run succeeds with these (nothing-new: the key was granted, or revoked, exactly so already).
+ACCESS_SUCCESS = frozenset({Outcome.SUCCESS, Outcome.NOTHING_NEW})
 # A step with one of these needs not run again when the run is resumed.
 FINISHED_STATUSES = frozenset({StepStatus.DONE, StepStatus.NO_OP, StepStatus.RESUMED})
 

@@ -173,6 +173,11 @@ class SandboxHost:
         self._droplet_authorized_keys('grep -vxF -- "$1" "$2" > "$2.new" || true; cat "$2.new" > "$2"; rm -f "$2.new"',
                                       public_key)
 
+    def reset_authorized_keys(self) -> None:
+        """Back to what `up` installs: the sandbox operator's key alone (grants made since are gone)."""
+        operator_key = Path(f"{droplet.key_paths(self.config)['operator']}.pub").read_text()
+        self._droplet_authorized_keys('printf "%s\\n" "$1" > "$2"', operator_key)
+
     def _droplet_authorized_keys(self, script: str, public_key: str) -> None:
         line = " ".join(public_key.split())
         if not line or "\n" in public_key.strip():

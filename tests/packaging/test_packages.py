@@ -19,7 +19,7 @@ def test_the_runbooks_ship_from_the_top_level_notebooks_folder():
     assert SETUPTOOLS["package-data"]["hermes_ops.notebooks"] == ["*.ipynb"]
     assert SETUPTOOLS["include-package-data"] is False, "only the package data listed ships (no conftest, no configs)"
     runbooks = sorted(path.name for path in (ROOT / "notebooks").glob("*.ipynb"))
-    assert runbooks == ["deploy.ipynb", "rollback.ipynb"]
+    assert runbooks == ["access.ipynb", "deploy.ipynb", "grant_access.ipynb", "rollback.ipynb"]
     assert not list((ROOT / "notebooks").glob("*.py")), "a module in notebooks/ would ship as hermes_ops.notebooks.*"
 
 

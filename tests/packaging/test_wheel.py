@@ -76,7 +76,7 @@ def test_the_installed_package_is_the_wheel_alone(installed, tmp_path, operator_
     assert not [entry for entry in found["path"] if entry and Path(entry).resolve().is_relative_to(ROOT)]
     assert found["version"] == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert Path(found["runbooks"]).is_relative_to(installed)
-    assert sorted(path.name for path in Path(found["runbooks"]).iterdir()) == ["deploy.ipynb", "rollback.ipynb"]
+    assert sorted(path.name for path in Path(found["runbooks"]).iterdir()) == ["access.ipynb", "deploy.ipynb", "grant_access.ipynb", "rollback.ipynb"]
     assert found["sandbox"] == str(tmp_path / "state" / "hermes-ops" / "sandbox")
     (direct_url,) = installed.glob("lib/python*/site-packages/hermes_ops-*.dist-info/direct_url.json")
     assert "dir_info" not in json.loads(direct_url.read_text()), "installed from the wheel, not a source folder"

@@ -38,22 +38,34 @@ def test_no_secrets_and_no_paths_of_this_machine(notebook):
         assert "injected-parameters" not in cell.metadata.get("tags", [])
 
 
-def test_parameters_cell_matches_the_library_defaults():
-    deploy = nbformat.read(next(path for path in NOTEBOOKS if path.name == "deploy.ipynb"), as_version=4)
-    cells = [cell for cell in deploy.cells if "parameters" in cell.metadata.get("tags", [])]
+def _parameters_classes() -> dict:
+    from hermes_ops.access.parameters import GrantParameters, RequestParameters
+
+    return {"deploy.ipynb": DeployParameters, "access.ipynb": RequestParameters, "grant_access.ipynb": GrantParameters}
+
+
+@pytest.mark.parametrize("name", ["deploy.ipynb", "access.ipynb", "grant_access.ipynb"])
+def test_parameters_cell_matches_the_library_defaults(name):
+    runbook = nbformat.read(next(path for path in NOTEBOOKS if path.name == name), as_version=4)
+    cells = [cell for cell in runbook.cells if "parameters" in cell.metadata.get("tags", [])]
     assert len(cells) == 1
     tree = ast.parse(cells[0].source)
     values = {node.target.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.AnnAssign)}
-    defaults = {field.name: field.default for field in dataclasses.fields(DeployParameters)}
+    defaults = {field.name: field.default for field in dataclasses.fields(_parameters_classes()[name])}
     assert values == defaults
     for line in cells[0].source.splitlines():
         assert re.match(r"^\w+: \w+(?: \| None)? = .+  # \S", line), f"parameter without type or help: {line}"
 
 
-def test_every_step_has_narrative_then_one_short_code_cell():
-    deploy = nbformat.read(next(path for path in NOTEBOOKS if path.name == "deploy.ipynb"), as_version=4)
-    for index, cell in enumerate(deploy.cells):
+@pytest.mark.parametrize("name, run", [("deploy.ipynb", "deploy"), ("access.ipynb", "access"),
+                                       ("grant_access.ipynb", "access")])
+def test_every_step_has_narrative_then_one_short_code_cell(name, run):
+    runbook = nbformat.read(next(path for path in NOTEBOOKS if path.name == name), as_version=4)
+    steps = 0
+    for index, cell in enumerate(runbook.cells):
         if cell.cell_type == "markdown" and re.match(r"## \d\. ", cell.source):
-            code = deploy.cells[index + 1]
+            code = runbook.cells[index + 1]
             assert code.cell_type == "code" and len(code.source.splitlines()) == 1
-            assert re.fullmatch(r"\w+ = deploy\.step\d_\w+\(\)", code.source)
+            assert re.fullmatch(rf"\w+ = {run}\.step\d_\w+\(\)", code.source)
+            steps += 1
+    assert steps >= 4
