@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from hermes_ops.commands import builds, docker, git
-from hermes_ops.errors import HermesOpsError
+from hermes_ops.errors import CommandFailed, HermesOpsError, failed_command_message
 from hermes_ops.facts import Fact, app, checkout, containers, disk, images
 from hermes_ops.facts import builds as build_facts
 from hermes_ops.facts import host as host_facts
@@ -341,7 +341,7 @@ def replace_app(deploy: DeployContext) -> StepOutcome:
     current = probe(deploy, containers.instance, name)
     if current and current.image == wanted and current.running and http_ok(deploy, params.health_url):
         return StepOutcome(StepStatus.NO_OP, f"{name} already runs {short_id(wanted)}", {"app_image": wanted})
-    deploy.run(docker.remove_container(name), mutating=True)
+    remove_app_container(deploy, name)
     healthy, detail = wait_until_serving(deploy, wanted, params.replace_timeout)
     version = (app.version.read(deploy.run, params.version_url, check=False) or "") if healthy else ""
     if healthy and version != deploy.commit_after:
@@ -406,7 +406,7 @@ def restore_image(deploy: DeployContext, image_ref: str, *, step: str) -> tuple[
         raise StepError(f"there is no image {image_ref} to roll back to", step=step, host=params.host,
                         hint="list the kept images: `hermes-ops images -f PARAMS`; pass one as rollback_to / --to")
     deploy.run(docker.tag(image_ref, params.image), mutating=True)
-    deploy.run(docker.remove_container(params.app_container), mutating=True)
+    remove_app_container(deploy, params.app_container)
     healthy, detail = wait_until_serving(deploy, restored, params.replace_timeout)
     if not healthy:
         raise StepError(f"ROLLBACK FAILED: {params.app_container} did not come back healthy on {image_ref} "
@@ -414,6 +414,19 @@ def restore_image(deploy: DeployContext, image_ref: str, *, step: str) -> tuple[
                         hint="act now by hand: check the supervisor (`journalctl -u hermes-app`), "
                              f"`docker images {params.image_repository}`, and restart from a known good tag")
     return restored, detail
+
+
+# What `docker rm --force` answers for a container that is going anyway: the daemon is removing it already (a
+# crash-looping app started with --rm is removed each time it exits) or it is gone. Removed either way.
+BEING_REMOVED = ("is already in progress", "No such container")
+
+
+def remove_app_container(deploy: DeployContext, name: str) -> None:
+    """Remove the app container, for the supervisor to respawn it from latest; one already going counts as removed."""
+    result = deploy.run(docker.remove_container(name), mutating=True, check=False)
+    if result.ok or result.dry_run or any(answer in result.stderr for answer in BEING_REMOVED):
+        return
+    raise CommandFailed(failed_command_message(result, f"exited {result.exit_code}"), result=result)
 
 
 def wait_until_serving(deploy: DeployContext, wanted_image: str, timeout: float) -> tuple[bool, float | str]:
