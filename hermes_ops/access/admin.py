@@ -125,7 +125,7 @@ def grant(run: AdminAccess) -> StepOutcome:
     """Add the key (or renew its expiry); a key already granted exactly so is left alone."""
     params = run.params
     public, request = params.key_to_grant()
-    seconds, absolute, written = params.expiry()
+    seconds, absolute, written = params.expiry(request)
     grantee = params.grantee or (request.operator if request else "") or public.comment or "unknown"
     run.note_access(fingerprint=public.fingerprint, grantee=grantee, request=request.request_id if request else "",
                     expires=written)

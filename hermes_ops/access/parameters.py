@@ -177,8 +177,8 @@ class GrantParameters(AccessParameters):
                 check_local_path("public_key_file", filled.public_key_file)
             else:
                 filled = dataclasses.replace(filled, public_key_file=str(filled._newest_request()))
-            filled.key_to_grant()  # refused here, before any connection, if it is not a public key
-            filled.expiry()
+            _, request = filled.key_to_grant()  # refused here, before any connection, if it is not a public key
+            filled.expiry(request)
         object.__setattr__(filled, "_connection", connection)
         return filled
 
@@ -207,11 +207,10 @@ class GrantParameters(AccessParameters):
 
         return read_key_or_request(Path(self.public_key_file).expanduser())
 
-    def expiry(self) -> tuple[int | None, str | None, str]:
-        """What `expires` (else the request's duration) asks for: (seconds from now, absolute time, as written)."""
+    def expiry(self, request) -> tuple[int | None, str | None, str]:
+        """What `expires` (else `request`'s duration) asks for: (seconds from now, absolute time, as written)."""
         from hermes_ops.access.durations import parse_duration, parse_expiry_time
 
-        _, request = self.key_to_grant()
         text = self.expires or (request.duration if request is not None else "")
         if not text:
             return None, None, ""
