@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -73,9 +74,17 @@ def test_kill_command_stops_a_local_process_group():
     started = subprocess.run(["sh", "-c", "setsid sleep 60 >/dev/null 2>&1 & echo $!"], capture_output=True,
                              text=True, check=True)
     pid = int(started.stdout)
+    _wait_until_group_leader(pid)  # `echo $!` can print before the child has called setsid()
     completed = subprocess.run(["sh", "-c", kill_command(pid)], capture_output=True, text=True, timeout=20)
     assert completed.stdout.strip() == "gone"
     assert not _running(pid)
+
+
+def _wait_until_group_leader(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[2] != str(pid):
+        assert time.monotonic() < deadline, f"{pid} never became a process group leader"
+        time.sleep(0.01)
 
 
 def _running(pid: int) -> bool:
