@@ -16,11 +16,13 @@ import paramiko
 
 from hermes_ops.errors import ConfigError, HostKeyChanged
 from hermes_ops.ssh.hostkeys import (
+    REVOKED,
     algorithms_for_type,
     entries_for,
     fingerprint,
     host_key_name,
     known_hosts_line,
+    lookup_name,
     read_known_hosts,
 )
 from hermes_ops.ssh.sockets import open_socket
@@ -125,6 +127,13 @@ def pin_host_key(known_hosts: str, host: str, port: int, key: paramiko.PKey | Ho
     entries = read_known_hosts(path)
     pinned = entries_for(entries, host, port)
     blob = key.asbytes()
+    revoked = [entry for entry in entries if entry.marker == REVOKED and entry.key_blob == blob
+               and entry.matches(host_key_name(host, port))]
+    if revoked:
+        raise HostKeyChanged(f"the key {fingerprint(blob)} is marked @revoked for {host_key_name(host, port)}: "
+                             "not pinned", presented=fingerprint(blob), key_type=key.get_name(),
+                             pinned=[entry.describe() for entry in revoked], known_hosts=path, hostname=host,
+                             port=port, hint="ask the host's administrator which key is current")
     if any(entry.key_blob == blob for entry in pinned):
         return None
     stale = [entry for entry in pinned if entry.key_type == key.get_name()]
@@ -134,27 +143,32 @@ def pin_host_key(known_hosts: str, host: str, port: int, key: paramiko.PKey | Ho
                              pinned=[entry.describe() for entry in stale], known_hosts=path, hostname=host,
                              port=port, hint="pass replace=True only after confirming the new key with the host")
     line = known_hosts_line(host, port, key, hashed=hashed)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except FileNotFoundError:
-        lines = []
-    drop = {entry.line_number for entry in stale if len(entry.hosts) == 1}
+    name = host_key_name(lookup_name(host), port)
+    drop = {entry.line_number for entry in stale if entry.hashed or lookup_name(entry.host_field) == name}
     if len(drop) != len(stale):
         raise ConfigError(f"cannot replace the {key.get_name()} key of {host_key_name(host, port)} in {path}: "
-                          "it shares a line with other hosts", hint="edit the file by hand")
+                          "it is pinned by a line shared with other hosts or by a pattern",
+                          hint="edit the file by hand")
+    # Lines as OpenSSH counts them: split at newline only, every other byte kept as it was.
+    try:
+        with open(path, "rb") as handle:
+            lines = handle.read().split(b"\n")
+    except FileNotFoundError:
+        lines = []
+    if lines and lines[-1] == b"":
+        lines.pop()
     kept = [text for number, text in enumerate(lines, start=1) if number not in drop]
-    _write_atomically(path, "".join(f"{text}\n" for text in [*kept, line]))
+    _write_atomically(path, b"".join(text + b"\n" for text in [*kept, line.encode()]))
     return line
 
 
-def _write_atomically(path: str, content: str) -> None:
+def _write_atomically(path: str, content: bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o700, exist_ok=True)
     mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o600
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".known_hosts.")
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        with os.fdopen(descriptor, "wb") as handle:
             handle.write(content)
         os.chmod(temporary, mode)
         os.replace(temporary, path)

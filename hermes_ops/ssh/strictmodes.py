@@ -49,6 +49,16 @@ def read_trusted_text(path: str, *, what: str = "known_hosts file",
                       trusted: str = "the host keys pinned in it") -> str | None:
     """The text of the file at `path` if it is safe to trust; None if it does not exist.
 
+    Raises what `read_trusted_bytes` raises.
+    """
+    data = read_trusted_bytes(path, what=what, trusted=trusted)
+    return None if data is None else data.decode("utf-8", errors="replace")
+
+
+def read_trusted_bytes(path: str, *, what: str = "known_hosts file",
+                       trusted: str = "the host keys pinned in it") -> bytes | None:
+    """The bytes of the file at `path` if it is safe to trust; None if it does not exist.
+
     Raises:
         ConfigError: the file or its directory is writable by group or others, or owned by
             someone other than the current user or root; it is not a regular file; it
@@ -72,7 +82,7 @@ def read_trusted_text(path: str, *, what: str = "known_hosts file",
         _refuse_if_unsafe(status, resolved, what, shown, trusted)
         directory = os.path.dirname(resolved)
         _refuse_if_unsafe(os.stat(directory), directory, f"the directory holding {what}", directory, trusted)
-        with os.fdopen(descriptor, encoding="utf-8", errors="replace") as handle:
+        with os.fdopen(descriptor, "rb") as handle:
             descriptor = None
             return handle.read()
     finally:

@@ -73,8 +73,9 @@ def test_parse_skips_comments_blank_and_malformed_lines(keys):
     assert entries[0].key_blob == key.asbytes()
 
 
-def test_patterns_wildcards_negation_and_case():
-    entry = parse_known_hosts("*.example.org,!bad.example.org,[10.0.0.?]:2222 ssh-ed25519 AAAA\n")[0]
+def test_patterns_wildcards_negation_and_case(keys):
+    key = f"{keys['ed25519'].get_name()} {keys['ed25519'].get_base64()}"
+    entry = parse_known_hosts(f"*.example.org,!bad.example.org,[10.0.0.?]:2222 {key}\n")[0]
     assert entry.matches("web.EXAMPLE.org")
     assert not entry.matches("bad.example.org")
     assert entry.matches("[10.0.0.5]:2222")
