@@ -75,7 +75,9 @@ def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, f
     if journal is None:
         summary = find_archived(records_dir, run_id)
         if summary is not None:  # archived meanwhile (closed as abandoned by another process): complete it
-            return _complete_archived(summary, executed_notebook)
+            completed = _complete_archived(summary, executed_notebook)
+            rebuild_index(records_dir)
+            return completed
     record = journal or fallback
     if record.run_id != run_id:  # a file named after our run id that is not our journal: leave it alone
         record, journal_path = fallback, None
@@ -91,15 +93,40 @@ def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, f
         if journal_path is not None and journal_path.exists():
             journal_path.unlink()
         if executed_notebook and executed_notebook.exists():
-            os.link(executed_notebook, target_notebook)  # fails if the target exists: never overwrites
+            _create_notebook(target_notebook, executed_notebook, record)  # exclusively: never overwrites
             executed_notebook.unlink()
             _render_html(target_notebook, records_dir / f"{stem}.html")
     except OSError as error:
         raise RecordWriteError(f"could not write the record of run {run_id} to {records_dir}: {error}",
                                step="records", host="this machine",
                                hint="free space or fix permissions there; the host's audit log has the run's line "
-                                    "(`hermes-ops records --host -f PARAMS`)") from None
+                                    "(`hermes-ops records --host-log -f PARAMS`)") from None
+    rebuild_index(records_dir)
     return target_notebook
+
+
+INDEX_PAGE = "index.html"
+
+
+def rebuild_index(records_dir: Path) -> Path | None:
+    """Write `index.html`, one row per record of the folder, anew (atomically); None if it cannot be written.
+
+    Never fails a run: the records themselves are what matters, the page is a view of them.
+    """
+    from hermes_ops.records.index_page import render_index
+    from hermes_ops.records.listing import rows_from_folder
+
+    records_dir = Path(records_dir)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    target = records_dir / INDEX_PAGE
+    temporary = records_dir / f".{INDEX_PAGE}.{os.getpid()}"
+    try:
+        temporary.write_text(render_index(rows_from_folder(records_dir), generated_at=now), encoding="utf-8")
+        temporary.replace(target)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        return None
+    return target
 
 
 def find_archived(records_dir: Path, run_id: str) -> Path | None:
@@ -115,7 +142,7 @@ def _complete_archived(summary: Path, executed_notebook: Path) -> Path:
     """`archive` of a run archived already: its notebook joins the record if the record has none."""
     if executed_notebook.exists() and not summary.with_suffix(".ipynb").exists():
         try:
-            os.link(executed_notebook, summary.with_suffix(".ipynb"))
+            _create_notebook(summary.with_suffix(".ipynb"), executed_notebook, load_record(summary))
             executed_notebook.unlink()
             if not summary.with_suffix(".html").exists():
                 _render_html(summary.with_suffix(".ipynb"), summary.with_suffix(".html"))
@@ -136,7 +163,7 @@ def complete(summary: Path, notebook: Path) -> Path | None:
     if target.exists():
         return None
     try:
-        _create(target, Path(notebook).read_text(encoding="utf-8"))
+        _create_notebook(target, Path(notebook), load_record(summary))
     except FileExistsError:
         return None
     if not html.exists():
@@ -157,6 +184,27 @@ def _free_stem(records_dir: Path, stem: str, run_id: str) -> str:
 def _create(path: Path, text: str) -> None:
     with open(path, "x", encoding="utf-8") as file:
         file.write(text)
+
+
+def _create_notebook(target: Path, executed: Path, record: Record | None) -> None:
+    """The archived notebook: the executed one with the verdict cell first (`verdict`), created exclusively.
+
+    A notebook that is not readable JSON (a kernel killed mid-write) is kept exactly as it is.
+    """
+    from hermes_ops.records.verdict import with_verdict
+
+    text = executed.read_text(encoding="utf-8", errors="replace")
+    if record is not None:
+        try:
+            text = json.dumps(with_verdict(json.loads(text), record), indent=1, ensure_ascii=False) + "\n"
+        except (ValueError, TypeError, AttributeError):
+            pass
+    _create(target, text)
+
+
+def render_html(notebook: Path, html: Path) -> None:
+    """The record's HTML rendering of `notebook`, created exclusively (for people without Jupyter)."""
+    _render_html(notebook, html)
 
 
 def _render_html(notebook: Path, html: Path) -> None:

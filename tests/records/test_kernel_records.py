@@ -30,8 +30,9 @@ def runbook() -> Path:
 
 
 def the_record(records: Path) -> tuple[Path, dict, nbformat.NotebookNode]:
-    """The one record in `records`: its stem's path (no suffix), JSON and notebook; nothing else is there."""
-    files = sorted(path.name for path in records.iterdir())
+    """The one record in `records`: its stem's path (no suffix), JSON and notebook; nothing else is there
+    but the folder's index page."""
+    files = sorted(path.name for path in records.iterdir() if path.name != store.INDEX_PAGE)
     stems = {Path(name).stem for name in files}
     assert len(stems) == 1, f"one record expected, found: {files}"
     stem = records / stems.pop()

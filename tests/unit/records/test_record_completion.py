@@ -34,7 +34,8 @@ def test_archive_takes_the_runs_running_notebook_when_given_none(tmp_path):
     archived = store.archive(tmp_path, RUN_ID, None, fallback={"run_id": RUN_ID})
     stem = store.record_stem(journal())
     assert archived == tmp_path / f"{stem}.ipynb"
-    assert sorted(path.name for path in tmp_path.iterdir()) == [f"{stem}.html", f"{stem}.ipynb", f"{stem}.json"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [f"{stem}.html", f"{stem}.ipynb", f"{stem}.json",
+                                                                "index.html"]
     assert "the kernel's" in archived.read_text()
 
 
@@ -97,7 +98,8 @@ def test_an_abandoned_run_is_archived_with_the_notebook_its_kernel_kept(tmp_path
     summary = Path(closed["record"])
     assert summary.name.endswith("_abandoned.json")
     assert sorted(path.name for path in tmp_path.iterdir()) == [summary.with_suffix(suffix).name
-                                                                for suffix in (".html", ".ipynb", ".json")]
+                                                                for suffix in (".html", ".ipynb", ".json")] + [
+        "index.html"]
     assert "step 5 was running" in summary.with_suffix(".ipynb").read_text()
 
 
@@ -108,9 +110,10 @@ def test_a_finished_run_left_unarchived_gets_its_three_files_and_keeps_its_outco
     [row] = store.list_records(tmp_path)
     assert row.outcome == "interrupted" and row.path.exists() and row.path.with_suffix(".html").exists()
     notebook = nbformat.read(row.path, as_version=4)
-    assert "before its notebook was saved" in notebook.cells[0].source
+    assert notebook.cells[0].source.startswith("# ⏹️ Verdict: interrupted")  # the verdict first
+    assert "before its notebook was saved" in notebook.cells[1].source
     assert all(not cell.get("outputs") for cell in notebook.cells)
-    assert len(list(tmp_path.iterdir())) == 3
+    assert sorted(path.suffix for path in tmp_path.iterdir()) == [".html", ".html", ".ipynb", ".json"]  # + index
 
 
 def test_archiving_a_run_someone_else_archived_meanwhile_completes_it_and_writes_no_second_record(tmp_path):
@@ -122,7 +125,8 @@ def test_archiving_a_run_someone_else_archived_meanwhile_completes_it_and_writes
     archived = store.archive(tmp_path, journal.run_id, None, fallback={"run_id": journal.run_id, "outcome": "failed"})
     assert archived == summary.with_suffix(".ipynb") and "papermill's" in archived.read_text()
     assert sorted(path.name for path in tmp_path.iterdir()) == [summary.with_suffix(suffix).name
-                                                                for suffix in (".html", ".ipynb", ".json")]
+                                                                for suffix in (".html", ".ipynb", ".json")] + [
+        "index.html"]
 
 
 def test_a_run_id_whose_run_has_ended_is_refused_before_a_journal_is_written(tmp_path):
