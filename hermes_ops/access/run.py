@@ -153,7 +153,8 @@ class AccessRun:
         if self.journal.save_error:
             self.account.note(f"WARNING: the record could not be written to {self.params.records_dir} "
                               f"({self.journal.save_error}); the host log has this run's line")
-        archive_notebook(self.notebook, self.journal, self.account, self.params.records_dir)
+        archive_notebook(self.notebook, self.journal, self.account, self.params.records_dir,
+                         self.params.connection())
         return self.summary()
 
     def audit_fields(self) -> dict:

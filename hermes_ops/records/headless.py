@@ -57,6 +57,7 @@ class HeadlessRun:
     notebook: str = "deploy.ipynb"
     record_error: str | None = None  # the executed notebook could not always be saved (e.g. a full disk)
     archived: Record | None = None   # the archived JSON summary, as read back
+    on_host: object | None = None  # `host_archive.UploadReport`  # archived on the host too (None: the run never reached it)
 
     @property
     def succeeded(self) -> bool:
@@ -219,9 +220,33 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
         raise
     finally:
         notebook_path = store.archive(records_dir, run_id, executed, fallback=fallback)
+        on_host = _archive_on_host(runbook, values, records_dir, notebook_path.with_suffix(".json"), stream)
     archived = store.load_record(notebook_path.with_suffix(".json"))
     return HeadlessRun(notebook_path, archived.outcome if archived else Outcome.FAILED, notebook,
-                       _RECORD_WRITER.errors.pop(str(executed), None), archived)
+                       _RECORD_WRITER.errors.pop(str(executed), None), archived, on_host)
+
+
+def _archive_on_host(runbook: Runbook, values: dict, records_dir: Path, summary: Path, stream):
+    """Archive this run's record (and any this machine could not archive before) on the host; never raises."""
+    from hermes_ops.records import host_archive
+
+    try:
+        params = runbook.parameters_class()(**values).resolved()
+        connection = params if isinstance(params, DeployParameters) else params.connection()
+        report = host_archive.archive_after_run(connection, records_dir, summary)
+    except Exception as error:
+        report = host_archive.UploadReport(error=str(error))
+    if report is None:
+        print("record kept on this machine only: the run did not reach the host; the next run that does "
+              "archives it there", file=stream, flush=True)
+        return None
+    if report.uploaded:
+        print(f"archived on the host (~/{host_archive.commands.ARCHIVE_DIR}/): {', '.join(report.uploaded)}",
+              file=stream, flush=True)
+    if report.error:
+        print(f"WARNING: not archived on the host ({report.error}); the record is kept in {records_dir} and the "
+              "next run archives it there", file=stream, flush=True)
+    return report
 
 
 @contextmanager

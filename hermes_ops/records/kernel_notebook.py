@@ -270,9 +270,17 @@ class RunNotebook:
             except (OSError, ValueError) as error:  # a full disk, or a file of that name that is not ours
                 self.error = f"{type(error).__name__}: {error}"
 
-    def archive_when_cell_ends(self, fallback: Callable[[], Record]) -> None:
-        """Archive the record once the running cell has ended (now if none runs); `fallback()` as `store.archive`'s."""
-        self.capture.after_cell(lambda: self.archive(fallback()))
+    def archive_when_cell_ends(self, fallback: Callable[[], Record],
+                               then: Callable[[Path | None], None] | None = None) -> None:
+        """Archive the record once the running cell has ended (now if none runs); `fallback()` as `store.archive`'s.
+
+        `then(archived notebook)` runs after it (archiving it on the host too).
+        """
+        def archive() -> None:
+            archived = self.archive(fallback())
+            if then is not None:
+                then(archived)
+        self.capture.after_cell(archive)
 
     def archive(self, fallback: Record) -> Path | None:
         """The final notebook, then `store.archive`: the record's three files under its stem. Once only."""

@@ -406,7 +406,7 @@ class Deploy:
 
         Only a run the kernel records (`from_namespace`, not `hermes-ops deploy`'s: it archives itself).
         """
-        archive_notebook(self.notebook, self.journal, self.account, self.params.records_dir)
+        archive_notebook(self.notebook, self.journal, self.account, self.params.records_dir, self.params)
 
     def _end_on_idle_signal(self, signal_name: str) -> None:
         """SIGTERM/SIGHUP while no step runs (an idle JupyterLab kernel): end the deploy as interrupted."""

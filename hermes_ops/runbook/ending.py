@@ -42,17 +42,31 @@ def log_on_host(runner, journal: Journal, line: str) -> None:
         journal.set(audit_error=str(error))
 
 
-def archive_notebook(notebook, journal: Journal, account: Account, records_dir) -> None:
+def archive_notebook(notebook, journal: Journal, account: Account, records_dir, connection=None) -> None:
     """A run the kernel records (`records.kernel_notebook`) archives its notebook once the finishing cell ends.
 
-    The journal stays the record if this fails; the operator reads why.
+    Then, with `connection` (its `DeployParameters`), the record is archived on the host too (see
+    `records.host_archive.archive_after_run`; a failure leaves it for the next run). The journal
+    stays the record if this fails; the operator reads why.
     """
     if notebook is None:
         return
     try:
         notebook.save()
         if not journal.save_error:
-            notebook.archive_when_cell_ends(lambda: journal.record)
+            notebook.archive_when_cell_ends(lambda: journal.record, then=_on_host(connection, records_dir))
     except Exception as error:
         account.note(f"WARNING: the record's notebook could not be archived in {records_dir} ({error}); the JSON "
                      f"record is {journal.path}")
+
+
+def _on_host(connection, records_dir):
+    if connection is None:
+        return None
+
+    def archive(notebook) -> None:
+        from hermes_ops.records import host_archive
+
+        if notebook is not None:
+            host_archive.archive_after_run(connection, records_dir, notebook.with_suffix(".json"))
+    return archive
