@@ -11,10 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from hermes_ops import __version__, paths
+from hermes_ops import __version__
 from hermes_ops.cli import exit_codes, glance
 from hermes_ops.cli.access import add_access_command
 from hermes_ops.cli.lab import add_lab_command
+from hermes_ops.cli.records import add_records_command
 from hermes_ops.errors import HermesOpsError
 from hermes_ops.sandbox.origin import FAULTS
 
@@ -134,29 +135,6 @@ def lock_command(args) -> int:
     return 0
 
 
-def list_records(args) -> int:
-    from hermes_ops.records import store
-    from hermes_ops.runbook import abandoned
-
-    if args.host:
-        from hermes_ops.runbook.hostlog import read_host_log
-
-        print(read_host_log(args.params_file, _overrides(args)))
-        return 0
-    records_dir = Path(args.records_dir or paths.default_records_dir())
-    if records_dir.is_dir() and not records_dir.is_symlink():
-        for journal in abandoned.close(records_dir):
-            print(f"run {journal['run_id']} was abandoned (its process is gone): recorded as such; the next "
-                  "deploy writes its host log line", file=sys.stderr)
-    rows = store.list_records(records_dir)
-    print(f"{'started (UTC)':19}  {'operator':20}  {'host':10}  {'commit':17}  {'outcome':12}  duration")
-    for row in rows:
-        duration = f"{row.duration:.1f}s" if row.duration is not None else "?"
-        print(f"{row.started_at:19}  {row.operator[:20]:20}  {row.host[:10]:10}  {row.commit:17}  "
-              f"{row.outcome:12}  {duration}")
-    return 0
-
-
 def docs_refresh(args) -> int:
     from hermes_ops.records.living_docs import refresh
 
@@ -232,10 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     lock_commands.add_parser("status", parents=[params], help="who holds it").set_defaults(handler=lock_command)
     lock_commands.add_parser("break", parents=[params],
                              help="end a stuck holder (recorded in the host log)").set_defaults(handler=lock_command)
-    listing = commands.add_parser("records", parents=[params], help="list deploy records")
-    listing.add_argument("--records-dir", type=Path, default=None, help="where records are (default: records/)")
-    listing.add_argument("--host", action="store_true", help="read the host's audit log (needs -f)")
-    listing.set_defaults(handler=list_records)
+    add_records_command(commands, params, overrides=_overrides)
 
     docs = commands.add_parser("docs", help="the notebooks' stored example outputs")
     docs_commands = docs.add_subparsers(dest="docs_command", required=True)

@@ -44,9 +44,11 @@ def test_deploy_end_to_end_then_nothing_new(deployable, sandbox, tmp_path):
     executed = nbformat.read(notebook, as_version=4)
     assert "Step 5 · Build" in str(executed.cells), "the notebook record carries the plain-text account"
 
-    host_log = hermes_ops_cli("records", "--host", "-f", str(sandbox.params_file))
+    host_log = hermes_ops_cli("records", "--host-log", "-f", str(sandbox.params_file))
     assert host_log.returncode == 0, host_log.stderr
     assert f"run={record['run_id']}" in host_log.stdout and "outcome=success" in host_log.stdout
+    on_host = hermes_ops_cli("records", "--host", "-f", str(sandbox.params_file))
+    assert on_host.returncode == 0 and record["run_id"] in on_host.stdout, on_host.stderr
     listing = hermes_ops_cli("records", "--records-dir", str(tmp_path))
     assert "success" in listing.stdout and "texasca2" in listing.stdout
 

@@ -118,7 +118,7 @@ def test_every_command_of_the_readme_production_section(operator, bastion, sandb
             params = operator.scratch / "production.yaml"
             params.write_text(params.read_text().replace("http://127.0.0.1:8088/",
                                                          sandbox.health_url.rsplit("/", 1)[0] + "/"))
-    dry_run, deploy, status, images, records, host_log, rollback = list(outputs.values())[1:]
+    dry_run, deploy, status, images, records, host_records, verified, rollback = list(outputs.values())[1:]
     assert dry_run.strip().splitlines()[-1].endswith("_dry-run.ipynb")
     assert "via bastion jump@" in deploy and "agent key: ssh-ed25519" in deploy
     record = Path(deploy.strip().splitlines()[-1])
@@ -127,7 +127,8 @@ def test_every_command_of_the_readme_production_section(operator, bastion, sandb
     assert new_commit in status and "lock         free" in status
     assert f"hermes/admin:{new_commit[:12]}" in images
     assert "success" in records and "dry-run" in records
-    assert f"commit={new_commit}" in host_log or new_commit[:12] in host_log
+    assert new_commit[:12] in host_records, "the host's archive lists the deploy"
+    assert "holds" in verified
     assert rollback.strip().splitlines()[-1].endswith("_rolled-back.ipynb")
     assert bastion.forwards().count(Forward(sandbox.host, sandbox.port)) > forwards_before, "through the bastion"
 
