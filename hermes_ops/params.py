@@ -144,6 +144,11 @@ class DeployParameters:
     def build_argv(self) -> list[str]:
         return shlex.split(self.build_command)
 
+    @property
+    def address(self) -> str:
+        """`user@host:port` as given: a record's `host`, which ties a record that never reached the host to it."""
+        return f"{self.user}@{self.host}:{self.port}"
+
     def ssh_target(self):
         """Where and how to connect, for the SSH layer (an alias's HostName and bastion included)."""
         return self.ssh_resolution().target

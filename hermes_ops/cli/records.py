@@ -153,7 +153,7 @@ def upload_records(args, overrides) -> int:
     params, session = _session(args, overrides)
     with session as runner:
         report = host_archive.upload_pending(runner, records_dir, runner.host_key_fingerprint,
-                                             f"{params.user}@{params.host}:{params.port}")
+                                             params.address)
     for stem in report.uploaded:
         print(f"archived on the host: {stem}")
     if report.error:
@@ -179,8 +179,8 @@ def verify_records(args, overrides) -> int:
             chain_host = runner.host_key_fingerprint
             archive = host_archive.dump(runner)
             log = host_log(runner, params, lines=400)
-        logged = [parse_audit_line(line).get("chain", "") for line in log.splitlines()
-                  if parse_audit_line(line).get("kind") == "record"]
+        logged = [fields.get("chain", "") for fields in map(parse_audit_line, log.splitlines())
+                  if fields.get("kind") == "record"]
         problems += chain.verify([record.chained() for record in archive.records], host=chain_host,
                                  head=archive.head.hash, complete=True)
         if logged and logged[-1].partition(":")[2] != (archive.head.hash or ""):

@@ -102,14 +102,14 @@ def read_head(runner) -> Head:
 def pending(records_dir: Path, host_fingerprint: str, target: str) -> list[Path]:
     """This machine's unsealed records of this host, oldest first: its key seen by the run, else its address."""
     found = []
-    for path in sorted(Path(records_dir).glob("*_*_*_*.json")):
+    for path in Path(records_dir).glob("*_*_*_*.json"):
         data = _read_json(path)
         if not isinstance(data, dict) or chain.CHAIN_FIELD in data or data.get("outcome") in (None, "running"):
             continue
         seen = (data.get("facts") or {}).get("host_key_fingerprint")
         if seen == host_fingerprint or (not seen and data.get("host") == target):
-            found.append(path)
-    return sorted(found, key=lambda path: (_read_json(path) or {}).get("started_at") or "")
+            found.append((data.get("started_at") or "", path))
+    return [path for _, path in sorted(found)]
 
 
 def upload(runner, summary: Path, host_fingerprint: str) -> chain.Seal:
@@ -175,39 +175,51 @@ def archive_after_run(connection, records_dir: Path, summary: Path | None) -> Up
     data = _read_json(summary) if summary is not None else None
     if not isinstance(data, dict) or not (data.get("facts") or {}).get("host_key_fingerprint"):
         return None
-    target = f"{connection.user}@{connection.host}:{connection.port}"
     try:
         with connect(connection.ssh_target()) as runner:
-            return upload_pending(runner, Path(records_dir), runner.host_key_fingerprint, target)
+            return upload_pending(runner, Path(records_dir), runner.host_key_fingerprint, connection.address)
     except Exception as error:
         return UploadReport(error=str(error))
 
 
-def dump(runner) -> HostArchive:
-    """Every record the host holds, with the digest of each notebook as the host computes it, and HEAD."""
+def _sections(runner, argv: list[str], opener: str) -> list[tuple[list[str], bytes | None]]:
+    """Run a script that prints `<opener> WORDS...`, base64 lines, `end` per item; the items' words and bytes.
+
+    A line outside any item (such as `head ...`) comes back as its words with None for bytes.
+    """
     lines: list[str] = []
-    runner.run(commands.dump_archive(), timeout=TIMEOUT, stream=lambda stream, line: stream == "stdout"
-               and lines.append(line))
-    head, records = Head(), []
-    current: tuple[str, str] | None = None
+    runner.run(argv, timeout=TIMEOUT, stream=lambda stream, line: stream == "stdout" and lines.append(line))
+    items: list[tuple[list[str], bytes | None]] = []
+    words: list[str] | None = None
     chunks: list[str] = []
     for line in lines:
-        if current is None and line.startswith("head "):
-            head = Head.parse(line[5:])
-        elif current is None and line.startswith("record "):
-            _, stem, digest = line.split(" ", 2)
-            current, chunks = (stem, digest), []
-        elif current is not None and line == "end":
-            stem, digest = current
-            try:
-                record = json.loads(base64.b64decode("".join(chunks)))
-            except ValueError:
-                record = None
-            records.append(HostRecord(stem, record if isinstance(record, dict) else None,
-                                      None if digest == "-" else digest))
-            current = None
-        elif current is not None:
+        if words is None and line.startswith(f"{opener} "):
+            words, chunks = line.split(" ")[1:], []
+        elif words is not None and line == "end":
+            items.append((words, base64.b64decode("".join(chunks))))
+            words = None
+        elif words is not None:
             chunks.append(line)
+        else:
+            items.append((line.split(" "), None))
+    return items
+
+
+def dump(runner) -> HostArchive:
+    """Every record the host holds, with the digest of each notebook as the host computes it, and HEAD."""
+    head, records = Head(), []
+    for words, data in _sections(runner, commands.dump_archive(), "record"):
+        if data is None:
+            if words[0] == "head":
+                head = Head.parse(" ".join(words[1:]))
+            continue
+        stem, digest = words[0], words[1]
+        try:
+            record = json.loads(data)
+        except ValueError:
+            record = None
+        records.append(HostRecord(stem, record if isinstance(record, dict) else None,
+                                  None if digest == "-" else digest))
     return HostArchive(head, records)
 
 
@@ -241,19 +253,8 @@ def fetch(runner, run_id: str, records_dir: Path, archive: HostArchive | None = 
 
 def _fetch_files(runner, stem: str) -> dict[str, bytes]:
     """The files of the host's record `stem`, by name."""
-    lines: list[str] = []
-    runner.run(commands.fetch_record(stem), timeout=TIMEOUT,
-               stream=lambda stream, line: stream == "stdout" and lines.append(line))
-    files, name, chunks = {}, None, []
-    for line in lines:
-        if name is None and line.startswith("file "):
-            name, chunks = line[5:], []
-        elif name is not None and line == "end":
-            files[name] = base64.b64decode("".join(chunks))
-            name = None
-        elif name is not None:
-            chunks.append(line)
-    return files
+    return {words[0]: data for words, data in _sections(runner, commands.fetch_record(stem), "file")
+            if data is not None}
 
 
 def _adopt_archived(runner, summary: Path, original: bytes, record: dict) -> chain.Seal | None:

@@ -58,7 +58,7 @@ class Deploy:
         self.journal = Journal(self.run_id, Path(params.records_dir), kind=kind)
         self.abandoned_runs = self._close_abandoned_runs(Path(params.records_dir))
         self.journal.set(operator=params.operator, reason=params.reason, dry_run=params.dry_run,
-                         host=f"{params.user}@{params.host}:{params.port}", parameters=params.to_record(),
+                         host=params.address, parameters=params.to_record(),
                          commit_before=None, commit_after=None, image_before=None, image_after=None, changelog=[])
         self.started_at_text = self.record.started_at
         self.runner: SSHRunner | None = None

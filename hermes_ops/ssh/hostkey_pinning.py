@@ -16,7 +16,6 @@ import paramiko
 
 from hermes_ops.errors import ConfigError, HostKeyChanged
 from hermes_ops.ssh.hostkeys import (
-    REVOKED,
     algorithms_for_type,
     entries_for,
     fingerprint,
@@ -24,6 +23,7 @@ from hermes_ops.ssh.hostkeys import (
     known_hosts_line,
     lookup_name,
     read_known_hosts,
+    revoked_entries,
 )
 from hermes_ops.ssh.sockets import open_socket
 from hermes_ops.ssh.target import SSHTarget
@@ -127,8 +127,7 @@ def pin_host_key(known_hosts: str, host: str, port: int, key: paramiko.PKey | Ho
     entries = read_known_hosts(path)
     pinned = entries_for(entries, host, port)
     blob = key.asbytes()
-    revoked = [entry for entry in entries if entry.marker == REVOKED and entry.key_blob == blob
-               and entry.matches(host_key_name(host, port))]
+    revoked = revoked_entries(entries, host_key_name(host, port), blob)
     if revoked:
         raise HostKeyChanged(f"the key {fingerprint(blob)} is marked @revoked for {host_key_name(host, port)}: "
                              "not pinned", presented=fingerprint(blob), key_type=key.get_name(),

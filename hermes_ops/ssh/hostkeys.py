@@ -222,13 +222,13 @@ def _parse_line(line: bytes, number: int) -> KnownHostEntry | None:
     rest = rest[_skip_separators(rest, 0):]
     if not rest or rest.startswith(b"#"):
         return None
-    type_end = _field_end(rest + b"\0", 0)
+    type_end = _field_end(rest, 0)
     if type_end == len(rest):
         return None  # nothing after the key type
     key_start = _skip_separators(rest, type_end)
     if key_start == len(rest):
         return None
-    key = read_key_field(rest[:type_end], rest[key_start:_field_end(rest + b"\0", key_start)])
+    key = read_key_field(rest[:type_end], rest[key_start:_field_end(rest, key_start)])
     if key is None:
         return None
     return KnownHostEntry(host_field=host_field.decode("utf-8", "surrogateescape"), key_type=key.key_type,
@@ -294,10 +294,14 @@ class _Lookup:
     accepted: KnownHostEntry | None  # the plain entry holding the presented key, unless it is revoked
 
 
+def revoked_entries(entries: list[KnownHostEntry], name: str, blob: bytes) -> list[KnownHostEntry]:
+    """The `@revoked` entries for `name` (as `host_key_name` gives it) that hold the key `blob`."""
+    return [entry for entry in entries if entry.marker == REVOKED and entry.key_blob == blob and entry.matches(name)]
+
+
 def _lookup(entries: list[KnownHostEntry], name: str, blob: bytes) -> _Lookup:
-    matching = [entry for entry in entries if entry.matches(name)]
-    pinned = [entry for entry in matching if entry.marker is None]
-    revoked = [entry for entry in matching if entry.marker == REVOKED and entry.key_blob == blob]
+    pinned = [entry for entry in entries if entry.marker is None and entry.matches(name)]
+    revoked = revoked_entries(entries, name, blob)
     accepted = None if revoked else next((entry for entry in pinned if entry.key_blob == blob), None)
     return _Lookup(name=name, pinned=pinned, revoked=revoked, accepted=accepted)
 

@@ -13,6 +13,7 @@ for, exactly as for a real connection. HostKeyAlgorithms picks the key the serve
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shlex
@@ -39,9 +40,8 @@ WORKERS = max(4, 2 * (os.cpu_count() or 1))
 class OpenSSH:
     """Verdicts of the real ssh client against a throwaway sshd run as its ProxyCommand."""
 
-    def __init__(self, server: Sshd, directory: Path):
+    def __init__(self, server: Sshd):
         self.server = server
-        self.directory = directory
         self.proxy = f"{SSHD} -i -q -f {shlex.quote(str(server.config_path))}"
 
     def verdict(self, known_hosts: Path, host: str, port: int, presented: str) -> str:
@@ -89,7 +89,7 @@ def deliberately_stricter(content: bytes) -> bool:
 def openssh(ssh_workdir, authorized_keys) -> OpenSSH:
     server = Sshd(ssh_workdir, "differential", authorized_keys)
     server.write_config()
-    return OpenSSH(server, ssh_workdir)
+    return OpenSSH(server)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +99,7 @@ def presented_keys(openssh) -> dict[str, paramiko.PKey]:
     for key_type in KEY_TYPES:
         public = Path(f"{openssh.server.host_key(key_type)}.pub").read_text()
         type_name, encoded = public.split()[:2]
-        keys[key_type] = paramiko.PKey.from_type_string(type_name, __import__("base64").b64decode(encoded))
+        keys[key_type] = paramiko.PKey.from_type_string(type_name, base64.b64decode(encoded))
     return keys
 
 
