@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from hermes_ops import speedups
+
+speedups.apply()
+
 
 def _version() -> str:
     """The installed distribution's version; a source tree run without installing reads its pyproject.toml."""
