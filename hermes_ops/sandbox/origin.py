@@ -57,6 +57,13 @@ FAULTS = {
     "noisy-build": _before_build_line(
         "@python3 -c 'import sys; [sys.stdout.write(\"build noise line %07d \" % i + \"x\" * 60 + \"\\n\") "
         "for i in range(300000)]'"),
+    # Builds that print 1 MB and 100 MB of 100-byte text lines (benchmarks/output_bench.py), then build as usual.
+    "loud-build-1mb": _before_build_line(
+        "@python3 -c 'import sys; sys.stdout.writelines(\"loud build line %09d \" % i + \"x\" * 73 + \"\\n\" "
+        "for i in range(10000))'"),
+    "loud-build-100mb": _before_build_line(
+        "@python3 -c 'import sys; sys.stdout.writelines(\"loud build line %09d \" % i + \"x\" * 73 + \"\\n\" "
+        "for i in range(1000000))'"),
 }
 
 
