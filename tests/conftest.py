@@ -17,7 +17,7 @@ def sandbox_host():
     """The SandboxHost object (state dir: $HERMES_SANDBOX_DIR or .sandbox/); left up for the next run."""
     from hermes_ops.sandbox import SandboxConfig, SandboxHost
 
-    host = SandboxHost(SandboxConfig.load_or_default(None))
+    host = SandboxHost(SandboxConfig.load_or_default(None, zero_downtime=False))  # the wiki's supervisor model
     host.up()
     return host
 

@@ -39,7 +39,8 @@ def _overrides(args, *extra) -> list:
 def _sandbox_host(args):
     from hermes_ops.sandbox import SandboxConfig, SandboxHost
 
-    overrides = {"ssh_port": getattr(args, "ssh_port", None), "app_port": getattr(args, "app_port", None)}
+    overrides = {"ssh_port": getattr(args, "ssh_port", None), "app_port": getattr(args, "app_port", None),
+                 "zero_downtime": getattr(args, "zero_downtime", None)}
     return SandboxHost(SandboxConfig.load_or_default(args.state_dir, **overrides))
 
 
@@ -170,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = sandbox_commands.add_parser("up", parents=[state_dir], help="build and start it; prints the params file")
     up.add_argument("--ssh-port", type=int, default=None, help="droplet sshd port on 127.0.0.1 (default 2222)")
     up.add_argument("--app-port", type=int, default=None, help="Hermes app port on 127.0.0.1 (default 8088)")
+    up.add_argument("--zero-downtime", action=argparse.BooleanOptionalAction, default=None,
+                    help="haproxy in front of two app slots, for zero_downtime deploys (--no-zero-downtime: back "
+                         "to the supervisor's one app; default: as the sandbox was)")
     up.set_defaults(handler=sandbox_up)
     sandbox_commands.add_parser("down", parents=[state_dir], help="remove everything it made").set_defaults(
         handler=sandbox_down)

@@ -18,7 +18,7 @@ from hermes_ops.sandbox.local import SandboxError, run_local
 
 SUITE = "bookworm"
 PACKAGES = (
-    "ca-certificates", "curl", "docker.io", "git", "make", "openssh-server", "procps", "python3",
+    "ca-certificates", "curl", "docker.io", "git", "haproxy", "make", "openssh-server", "procps", "python3", "socat",
 )
 
 

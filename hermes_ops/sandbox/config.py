@@ -32,6 +32,9 @@ class SandboxConfig:
     branch: str = "main"
     build_command: str = "make"
     debian_mirror: str = "http://deb.debian.org/debian"
+    zero_downtime: bool = False  # haproxy on app_port in front of two app slots, instead of the supervisor's one app
+    proxy_socket: str = "/run/haproxy/admin.sock"
+    proxy_backend: str = "hermes_app"
 
     @property
     def image(self) -> str:
@@ -44,6 +47,15 @@ class SandboxConfig:
     @property
     def version_url(self) -> str:
         return f"http://{self.bind_address}:{self.app_port}/version"
+
+    @property
+    def app_slots(self) -> str:
+        """The zero-downtime slots, `name:port name:port`: the two ports after app_port + 2."""
+        return f"blue:{self.app_port + 3} green:{self.app_port + 4}"
+
+    @property
+    def mode(self) -> str:
+        return "zero-downtime" if self.zero_downtime else "supervisor"
 
     @property
     def sandbox_label(self) -> str:

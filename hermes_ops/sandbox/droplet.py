@@ -84,6 +84,10 @@ def write_files(config: SandboxConfig) -> Path:
             shutil.copyfile(script, directory / script.name)
     (directory / "sshd_config").write_text(SSHD_CONFIG.format(
         port=config.ssh_port, address=config.bind_address, host_key=HOST_KEY, user=config.user))
+    (first, first_port), (second, second_port) = (slot.split(":") for slot in config.app_slots.split())
+    (directory / "haproxy.cfg").write_text((FILES / "haproxy.cfg").read_text().format(
+        address=config.bind_address, port=config.app_port, socket=config.proxy_socket, socket_mode="666",
+        backend=config.proxy_backend, slot1=first, port1=first_port, slot2=second, port2=second_port))
     shutil.copyfile(f"{key_paths(config)['operator']}.pub", directory / "authorized_keys")
     (config.state_dir / "logs").mkdir(exist_ok=True)
     return directory
@@ -144,6 +148,8 @@ def droplet_environment(config: SandboxConfig) -> dict[str, str]:
         "HERMES_BIND": config.bind_address,
         "HERMES_PORT": str(config.app_port),
         "HERMES_LABEL": config.sandbox_label,
+        "HERMES_ZERO_DOWNTIME": "1" if config.zero_downtime else "0",
+        "HERMES_SLOTS": config.app_slots,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import shutil
@@ -24,6 +25,7 @@ from hermes_ops.sandbox.local import SandboxError, run_local
 STATE_FILE = "state.json"
 PARAMS_FILE = "params.yaml"
 ORIGIN_MOUNT = "/srv/origin.git"
+MODE_LABEL = "io.hermes-ops.app-mode"  # on the droplet: supervisor | zero-downtime
 
 
 def _log(message: str) -> None:
@@ -67,6 +69,8 @@ class SandboxHost:
             "build_command": self.config.build_command,
             "health_url": self.config.health_url,
             "version_url": self.config.version_url,
+            **({"zero_downtime": True, "app_slots": self.config.app_slots, "proxy_socket": self.config.proxy_socket,
+                "proxy_backend": self.config.proxy_backend} if self.config.zero_downtime else {}),
         }
 
     def _docker(self, *args: str, timeout: float = 120, check: bool = True, what: str | None = None):
@@ -223,12 +227,27 @@ class SandboxHost:
         self.run_docker(docker_commands.run(self.config.image, name=name, labels=self._labels,
                                              volumes=[self._origin_volume], command=["sleep", "infinity"]))
 
+    @property
+    def app_containers(self) -> tuple[str, ...]:
+        """The app's containers in this sandbox's mode: the supervisor's one, or the two zero-downtime slots."""
+        if not self.config.zero_downtime:
+            return (self.config.app_container,)
+        return tuple(f"{self.config.app_container}-{slot.split(':')[0]}" for slot in self.config.app_slots.split())
+
+    def _droplet_mode(self) -> str | None:
+        answer = run_local([self.docker, "inspect", "--type", "container", "--format",
+                            '{{index .Config.Labels "' + MODE_LABEL + '"}}', self.config.droplet_container],
+                           timeout=30, env=self.engine.env, check=False)
+        return answer.stdout.decode().strip() or None if answer.returncode == 0 else None
+
     def _ensure_droplet(self, base_image: str) -> None:
         name = self.config.droplet_container
         files = droplet.write_files(self.config)
-        if droplet.container_state(self.docker, self.engine.env, name) == "running":
+        running = droplet.container_state(self.docker, self.engine.env, name) == "running"
+        if running and (self._droplet_mode() or "supervisor") == self.config.mode:
             return
         self.run_docker(docker_commands.remove_container(name), check=False)
+        self._remove_other_mode_apps()
         droplet.refuse_taken_port(self.config.bind_address, self.config.ssh_port, "the droplet's sshd",
                                   "HERMES_SANDBOX_SSH_PORT or --ssh-port")
         app_state = droplet.container_state(self.docker, self.engine.env, self.config.app_container)
@@ -237,13 +256,21 @@ class SandboxHost:
                                       "HERMES_SANDBOX_APP_PORT or --app-port")
         self.log(f"starting droplet {name}: {self.config.user}@{self.config.hostname} on "
                  f"{self.config.bind_address}:{self.config.ssh_port}")
+        self.log(f"app mode: {self.config.mode}")
         self.run_docker(docker_commands.run(
-            base_image, name=name, network="host", hostname=self.config.hostname, labels=self._labels,
+            base_image, name=name, network="host", hostname=self.config.hostname,
+            labels={**self._labels, MODE_LABEL: self.config.mode},
             environment=droplet.droplet_environment(self.config),
             volumes=[f"{self.engine.socket}:/var/run/docker.sock", f"{files}:/opt/hermes-sandbox:ro",
                      f"{self.state_dir / 'logs'}:/var/log/hermes"],
             command=["/bin/sh", "/opt/hermes-sandbox/entrypoint.sh"]))
         droplet.wait_for_ssh_banner(self.config.bind_address, self.config.ssh_port)
+
+    def _remove_other_mode_apps(self) -> None:
+        """Switching modes (the droplet is gone, so no supervisor respawns anything): the other mode's app goes."""
+        other = SandboxHost(dataclasses.replace(self.config, zero_downtime=not self.config.zero_downtime), self.log)
+        for container in other.app_containers:
+            self.run_docker(docker_commands.remove_container(container), check=False)
 
     def _wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -270,7 +297,7 @@ class SandboxHost:
             facts["origin_head"] = None
         containers = {}
         reachable = self._existing_engine()
-        for name in (self.config.droplet_container, self.config.admin_container, self.config.app_container):
+        for name in (self.config.droplet_container, self.config.admin_container, *self.app_containers):
             state = droplet.container_state(self.docker, reachable.env, name) if reachable else None
             containers[name] = state.value if state else None  # plain words: `status` prints this dict
         facts["containers"] = containers
@@ -278,7 +305,9 @@ class SandboxHost:
         version_code, version = http_get(self.config.version_url)
         facts["healthy"] = health_code == 200
         facts["serving_version"] = app_facts.version.value(version, ok=version_code == 200)
-        facts["up"] = facts["healthy"] and all(state == "running" for state in containers.values())
+        facts["up"] = facts["healthy"] and all(containers[name] == "running" for name in
+                                               (self.config.droplet_container, self.config.admin_container)) \
+            and any(containers[name] == "running" for name in self.app_containers)
         return facts
 
     def _existing_engine(self) -> engine.Engine | None:
@@ -311,8 +340,11 @@ class SandboxHost:
     def _remove_from_shared_engine(self, reachable: engine.Engine) -> None:
         label_filter = f"label={self.config.sandbox_label}"
         run = lambda *args: run_local([self.docker, *args], timeout=120, env=reachable.env, check=False)  # noqa: E731
-        # The droplet first: its supervisor would respawn the app.
+        # The droplet first: its supervisor would respawn the app. Slot containers a deploy started carry no
+        # sandbox label: they go by name.
         run("rm", "--force", self.config.droplet_container)
+        zero_downtime = SandboxHost(dataclasses.replace(self.config, zero_downtime=True), self.log)
+        run("rm", "--force", *zero_downtime.app_containers)
         names = droplet.read_fact(self.docker, reachable.env, container_facts.ids_matching, label_filter,
                                   timeout=120)
         if names:
