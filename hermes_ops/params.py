@@ -36,6 +36,8 @@ HOST_NAME = (re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-
 REMOTE_PATH = (re.compile(r"/(?:[A-Za-z0-9_.-]+/?)*"), "an absolute path of letters, digits, '_', '.', '-'; no '..'")
 USER_NAME = (re.compile(r"[a-z_][a-z0-9_-]{0,31}"), "a POSIX user name")
 URL = (re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~/-]*)?"), "http(s)://host[:port]/path, no query or credentials")
+PROXY_NAME = (re.compile(r"[A-Za-z0-9_.:-]{1,64}"), "an haproxy name: letters, digits, '_', '.', ':', '-'")
+SLOT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,15}")
 BUILD_WORD = (re.compile(r"[A-Za-z0-9_./=:+,@%-]+"), "words of letters, digits and _./=:+,@%- (no shell syntax)")
 TEXT = (re.compile(r"[^\x00-\x1f\x7f]{0,200}"), "one line of at most 200 printable characters")
 ENV_NAME = (re.compile(r"[A-Z_][A-Z0-9_]{0,63}"), "an environment variable name")
@@ -113,6 +115,11 @@ class DeployParameters:
     lock_wait: float = 0.0             # seconds to wait for another deploy's lock (0: refuse at once)
     keep_images: int = 5               # deploy images kept for rollback (older ones pruned after success)
     app_logs_command: str = "tail -n 40 /var/log/hermes/supervisor.log"  # host command showing the app's last log lines
+    zero_downtime: bool = False        # start the new version beside the old behind haproxy, switch, then stop the old
+    app_slots: str = "blue:8091 green:8092"  # zero_downtime: haproxy's two servers as name:port; containers <app_container>-<name>
+    app_command: str = "/srv/hermes/build/hermes-app"  # zero_downtime: what a slot container runs (no shell syntax)
+    proxy_socket: str = "/run/haproxy/admin.sock"  # zero_downtime: haproxy's runtime API socket on the host
+    proxy_backend: str = "hermes_app"  # zero_downtime: the haproxy backend holding the two slots
     rollback_to: str = ""              # rollback runbook: image to restore (empty: <repository>:previous)
     resume: str = ""                   # run id of a failed/interrupted deploy to continue from its failed step
     records_dir: str = ""              # where the record goes (empty: $HERMES_OPS_RECORDS, else ./records)
@@ -247,6 +254,7 @@ class DeployParameters:
             raise invalid("app_logs_command", self.app_logs_command, BUILD_WORD[1])
         if self.rollback_to:
             check_rule("rollback_to", self.rollback_to, *IMAGE_NAME)
+        self._check_zero_downtime_parameters()
         for name in ("resume", "run_id"):
             check_rule(name, getattr(self, name), RUN_ID_OR_EMPTY, RUN_ID_RULE)
         if self.key_path or self.use_agent is not True:  # empty only when the key is left to ssh-agent
@@ -255,6 +263,29 @@ class DeployParameters:
             check_local_path(name, getattr(self, name))
         if not self.operator.strip():
             raise invalid("operator", self.operator, "a name: who is deploying")
+
+    def _check_zero_downtime_parameters(self) -> None:
+        if not isinstance(self.zero_downtime, bool):
+            raise invalid("zero_downtime", self.zero_downtime, "True or False")
+        self.slots()
+        if not all(BUILD_WORD[0].fullmatch(word) for word in _split_words("app_command", self.app_command)):
+            raise invalid("app_command", self.app_command, BUILD_WORD[1])
+        check_rule("proxy_socket", self.proxy_socket, *REMOTE_PATH)
+        check_rule("proxy_backend", self.proxy_backend, *PROXY_NAME)
+
+    def slots(self) -> tuple[tuple[str, int], tuple[str, int]]:
+        """`app_slots` read as two (haproxy server name, port) pairs; ConfigError if it is not that."""
+        rule = ("two slots `name:port name:port` (names: lower-case letters, digits, - or _; "
+                "two different ports from 1 to 65535)")
+        slots = []
+        for word in str(self.app_slots).split():
+            name, _, port = word.partition(":")
+            if not SLOT_NAME.fullmatch(name) or not port.isdigit() or not 0 < int(port) < 65536:
+                raise invalid("app_slots", self.app_slots, rule)
+            slots.append((name, int(port)))
+        if len(slots) != 2 or slots[0][0] == slots[1][0] or slots[0][1] == slots[1][1]:
+            raise invalid("app_slots", self.app_slots, rule)
+        return slots[0], slots[1]
 
     def _refuse_passphrase(self) -> None:
         variable = self.key_passphrase_env

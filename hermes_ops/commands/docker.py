@@ -22,13 +22,20 @@ def run(
     volumes: Iterable[str] = (),
     environment: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
+    restart: str | None = None,
 ) -> list[str]:
-    """`docker run`: network defaults to `none` because this project never needs a bridge."""
+    """`docker run`: network defaults to `none` because this project never needs a bridge.
+
+    `restart` is a restart policy (`unless-stopped`: the engine respawns a crashed container and a
+    `docker stop`ped one stays stopped), for containers no other supervisor looks after.
+    """
     argv = ["docker", "run"]
     if detach:
         argv.append("--detach")
     if remove_on_exit:
         argv.append("--rm")
+    if restart:
+        argv += ["--restart", restart]
     argv += ["--name", name, "--network", network]
     if hostname:
         argv += ["--hostname", hostname]
@@ -54,6 +61,11 @@ def start(container: str) -> list[str]:
 
 def remove_container(container: str, *, force: bool = True) -> list[str]:
     return ["docker", "rm", *(["--force"] if force else []), container]
+
+
+def log_tail(container: str, lines: int) -> list[str]:
+    """The container's last `lines` lines of output (stdout and stderr both)."""
+    return ["docker", "logs", "--tail", str(lines), container]
 
 
 def remove_image(image: str) -> list[str]:

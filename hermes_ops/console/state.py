@@ -166,6 +166,10 @@ def confirmation_text(deploy, action: Action) -> str:
         return (f"Commit the image on {host}: save {params.admin_container} as {repository}:"
                 f"{deploy.commit_after[:12]} and point {params.image} at {commit}. The current "
                 f"{params.image} is kept as {repository}:previous.")
+    if action.number == 7 and getattr(params, "zero_downtime", False):
+        return (f"Swap the app on {host} without downtime: start {params.image} = {commit} in the idle slot, gate "
+                "it on its own port, then switch haproxy to it and retire the old slot once its requests finish. "
+                "If the new version fails its health check it is removed and never served.")
     if action.number == 7:
         return (f"Replace the app container on {host}: remove {params.app_container} so that it respawns from "
                 f"{params.image} = {commit}. The service is unavailable for a few seconds; if the new version "

@@ -26,7 +26,10 @@ the caller's runner (`Deploy.run`, `Deploy.in_admin`, `SSHRunner.run`), with the
 | | `branch` | `str`, or None (detached HEAD) |
 | | `head`, `remote_commit` (`git ls-remote`) | `str`, or None |
 | | `changelog` | `tuple[str, ...]` |
-| `builds` | `leftovers` (deploy builds still running) | `dict[run id, tuple[pid, ...]]` |
+| `builds` | `leftovers` (deploy builds still running); `running_builds`, run in the container | `dict[run id, pids]` |
+| `batch` | `together(*readings)`: several facts in one command, each parsed as if alone | `tuple[Answer, ...]` |
+
+`images.parse_new_image_id` reads the id `docker commit` prints, so step 6 need not inspect the image it made.
 """
 
 from hermes_ops.facts.fact import Fact

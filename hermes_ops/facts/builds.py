@@ -22,3 +22,5 @@ def _find_command(container: str) -> list[str]:
 
 # `docker exec` fails when the container is not running: then nothing of ours runs there either.
 leftovers = Fact("leftover builds", _find_command, parse_leftovers, parse_failures=True)
+# The same scan run inside the container by the caller (`Deploy.in_admin`, or a batch of facts there).
+running_builds = Fact("deploy builds running here", builds.find, parse_leftovers, parse_failures=True)

@@ -19,6 +19,7 @@ REASON_LABEL = "io.hermes.reason"
 RUN_ID_LABEL = "io.hermes.run-id"
 # A deploy image is tagged with the first 12 hex digits of its commit (`hermes/admin:412353f2b94e`).
 COMMIT_TAG = re.compile(r"[0-9a-f]{12}")
+NEW_IMAGE_ID = re.compile(r"sha256:[0-9a-f]{64}")
 NO_VALUE = "<no value>"  # what a Go template prints for a missing key (an image without the label)
 
 # `{{.CreatedAt}}` is Go's time.String(): "2024-05-01 12:34:56 +0000 UTC", with fractions of a second on
@@ -40,6 +41,12 @@ class DeployImage:
 def parse_image_id(output: str) -> str | None:
     """`{{.Id}}` → the image id (`sha256:…`); None if docker printed nothing."""
     return first_line(output) or None
+
+
+def parse_new_image_id(output: str) -> str | None:
+    """What `docker commit` prints, the new image's id (`sha256:` and 64 hex digits); None for anything else."""
+    word = first_line(output)
+    return word if NEW_IMAGE_ID.fullmatch(word) else None
 
 
 def parse_label_value(text: str) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hermes_ops.errors import CommandError, HermesOpsError
-from hermes_ops.facts import Fact, app, images
+from hermes_ops.facts import Fact, images
 from hermes_ops.facts import host as host_facts
 from hermes_ops.glance import model
 from hermes_ops.params import DeployParameters
@@ -107,12 +107,12 @@ def read_kept_images(host: ReadOnlyHost) -> model.KeptImages:
     repository = params.image_repository
     listed = host.must_read(images.deploy_images, repository)
     rows = {image.image_id: image for image in reversed(listed)}  # the newest row of an image id wins
-    container = host.may_read(app.container, params.app_container)
+    serving_image = serving.read(host).image  # the app container, or the slot users reach (zero_downtime)
     kept = []
     for image_id, tags in _tags_by_image(host, listed).items():
         labels = host.may_read(images.labels, image_id)
         kept.append(model.kept_image(repository, image_id, tags, labels, rows.get(image_id),
-                                     container.image if container else None))
+                                     serving_image))
     return model.KeptImages(host=host.runner.target.display, repository=repository,
                             keep_images=params.keep_images, images=tuple(kept))
 

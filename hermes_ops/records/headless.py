@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +17,6 @@ from hermes_ops.errors import ConfigError
 from hermes_ops.params import DeployParameters
 from hermes_ops.params_file import load_parameters
 from hermes_ops.records import kernels, store
-from hermes_ops.runbook import resume
 from hermes_ops.runbook.journal import check_records_dir, new_run_id, utc_now
 from hermes_ops.runbook.record import Record
 from hermes_ops.runbook.vocabulary import ACCESS_SUCCESS, DEPLOY_SUCCESS, ROLLBACK_SUCCESS, Outcome
@@ -130,6 +131,8 @@ def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None 
         return values, records_dir
     params = DeployParameters(**values).resolved()
     if params.resume:
+        from hermes_ops.runbook import resume  # the SSH stack: only a resumed run needs it before the kernel starts
+
         resume.load(params)  # an unknown or finished run is refused here, with nothing run
     return values, records_dir
 
@@ -187,9 +190,6 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
         ConfigError: the parameters are refused; nothing was run.
         RecordWriteError: no record can be started or archived in `records_dir`.
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     runbook = RUNBOOKS[notebook]
     values, records_dir = prepare(params_file, overrides, records_dir=records_dir, runbook=runbook)
     run_id = values["run_id"]
@@ -201,29 +201,143 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
         raise store.RecordWriteError(f"cannot start a record in {records_dir}: {error}", step="records",
                                      host="this machine", hint="free space or fix permissions there; "
                                      "nothing was run") from None
-    _RECORD_WRITER.register()
     # What the record says if the notebook never got as far as its own journal (a refused parameter).
     fallback = Record(run_id=run_id, kind=runbook.kind, started_at=utc_now().isoformat(), outcome=Outcome.FAILED,
                       operator=values.get("operator"), parameters=values)
+    uploads: list = []
+
+    def archive() -> Path:
+        """The record on this machine, and (while its HTML renders) on the host."""
+        return store.archive(records_dir, run_id, executed, fallback=fallback, alongside=lambda summary: uploads.append(
+            _archive_on_host(runbook, values, records_dir, summary, stream)))
+
+    kernel_idle = False  # it ran every cell, or stopped at a failed one: the run has ended, the kernel only waits
     try:
         with _termination_reaches_the_kernel(), _caller_archives(run_id), kernels.socket_folder() as sockets:
             runbooks = paths.runbooks_dir()
-            papermill.execute_notebook(
-                str(runbooks / notebook), RECORD_SCHEME + str(executed), parameters=values, cwd=str(runbooks),
-                kernel_name="python3", progress_bar=False, stdout_file=stream, stderr_file=sys.stderr,
-                config=kernels.kernel_config(sockets),
-            )
-    except PapermillExecutionError as error:
-        fallback.failure = f"{error.ename}: {error.evalue}"  # the journal, if any, says more
-    except KeyboardInterrupt:
-        fallback.update(outcome=Outcome.INTERRUPTED, failure="interrupted before the runbook could record it")
-        raise
+            kernel = None
+            try:
+                kernel = RunbookKernel(kernels.kernel_config(sockets), cwd=runbooks)  # boots while papermill loads
+                import papermill
+                from papermill.exceptions import PapermillExecutionError
+
+                _RECORD_WRITER.register()
+                # The HTML exporter is readied while the run goes on and this process only waits, from the
+                # kernel's first output on: once it has booted and imported the library (CPU both would want).
+                output = _FirstOutput(stream, store.prepare_rendering)
+                try:
+                    papermill.execute_notebook(
+                        str(runbooks / notebook), RECORD_SCHEME + str(executed), parameters=values, cwd=str(runbooks),
+                        kernel_name="python3", progress_bar=False, stdout_file=output, stderr_file=sys.stderr,
+                        km=kernel.manager,
+                    )
+                except PapermillExecutionError as error:
+                    fallback.failure = f"{error.ename}: {error.evalue}"  # the journal, if any, says more
+                kernel_idle = True
+            except KeyboardInterrupt:
+                fallback.update(outcome=Outcome.INTERRUPTED, failure="interrupted before the runbook could record it")
+                raise
+            finally:
+                if kernel_idle:
+                    notebook_path = kernel.stop_while(archive)
+                elif kernel is not None:  # it may still be ending the run (an interrupt): it ends first, as ever
+                    kernel.stop()
     finally:
-        notebook_path = store.archive(records_dir, run_id, executed, fallback=fallback)
-        on_host = _archive_on_host(runbook, values, records_dir, notebook_path.with_suffix(".json"), stream)
+        if not kernel_idle:
+            notebook_path = archive()
     archived = store.load_record(notebook_path.with_suffix(".json"))
     return HeadlessRun(notebook_path, archived.outcome if archived else Outcome.FAILED, notebook,
-                       _RECORD_WRITER.errors.pop(str(executed), None), archived, on_host)
+                       _RECORD_WRITER.errors.pop(str(executed), None), archived, uploads[0] if uploads else None)
+
+
+class _FirstOutput:
+    """The stream papermill writes the kernel's output to, calling `then()` once, at the first write."""
+
+    def __init__(self, stream, then: Callable[[], object]):
+        self.stream, self._then = stream, then
+
+    def write(self, text: str) -> int:
+        if self._then is not None:
+            then, self._then = self._then, None
+            then()
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+# An idle kernel that has not exited after half of this is signalled (SIGTERM, then SIGKILL at the end).
+IDLE_EXIT_SECONDS = 2.0
+
+
+class RunbookKernel:
+    """The kernel a headless run executes its runbook in, started and stopped here rather than by papermill.
+
+    papermill (nbclient) leaves a kernel manager it is given running when it returns, so: the kernel
+    is started before papermill is even imported, and boots meanwhile; and it is stopped while the
+    record is archived, where papermill would first wait for it to exit (~0.3 s) and only then
+    return. Started as nbclient starts one: in the runbooks' folder, history in memory, the
+    caller's environment, with `config` (the IPC sockets, `kernels.kernel_config`).
+    """
+
+    def __init__(self, config, *, cwd: Path):
+        from jupyter_client.manager import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        class Manager(AsyncKernelManager):
+            def client(self, **kwargs):
+                """Every client papermill makes of it, kept: their channels are closed with the kernel."""
+                client = super().client(**kwargs)
+                clients.append(client)
+                return client
+
+        clients: list = []
+        self.clients = clients
+        self._run = run_sync  # in this thread's loop, papermill's too
+        self.manager = Manager(kernel_name="python3", config=config)
+        self._run(self.manager.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:"], cwd=str(cwd))
+
+    def stop(self, *, idle: bool = False) -> None:
+        """Shut the kernel down and close its clients' channels.
+
+        A kernel that may still be running a cell (an interrupt) is shut down as nbclient does:
+        interrupted, asked, given `shutdown_wait_time` (5 s) before signals. An `idle` one has
+        ended its run: it is only asked to exit, watched closely, and signalled after
+        `IDLE_EXIT_SECONDS / 2`, since ipykernel sometimes hangs for seconds on its way out
+        (ipython/ipykernel#868).
+        """
+        try:
+            if self._run(self.manager.is_alive)():
+                if idle:
+                    self._run(self.manager.request_shutdown)()
+                    self._run(self.manager.finish_shutdown)(waittime=IDLE_EXIT_SECONDS, pollinterval=0.02)
+                else:
+                    self._run(self.manager.shutdown_kernel)(now=False)
+        finally:
+            self._run(self.manager.cleanup_resources)()
+            for client in self.clients:
+                client.stop_channels()
+
+    def stop_while(self, work: Callable[[], Path]) -> Path:
+        """`work()` in a thread while the idle kernel exits here; returns what `work` returned, or raises what it
+        raised."""
+        outcome: dict = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = work()
+            except BaseException as error:  # handed to the caller below
+                outcome["error"] = error
+
+        worker = threading.Thread(target=run, name="hermes-archive")
+        worker.start()
+        try:
+            self.stop(idle=True)
+        finally:
+            worker.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
 
 def _archive_on_host(runbook: Runbook, values: dict, records_dir: Path, summary: Path, stream):
@@ -249,12 +363,15 @@ def _archive_on_host(runbook: Runbook, values: dict, records_dir: Path, summary:
     return report
 
 
+# `kernel_notebook.CALLER_ARCHIVES_ENV` (a unit test checks they agree), named here because importing that
+# module imports nbformat and jsonschema (~0.14 s) before the kernel could start booting.
+CALLER_ARCHIVES_ENV = "HERMES_OPS_CALLER_ARCHIVES"
+
+
 @contextmanager
 def _caller_archives(run_id: str):
     """The kernel papermill starts inherits `HERMES_OPS_CALLER_ARCHIVES=<run_id>`: this process archives the
     run with papermill's own notebook, so the kernel leaves archiving to it (see `kernel_notebook`)."""
-    from hermes_ops.records.kernel_notebook import CALLER_ARCHIVES_ENV
-
     previous = os.environ.get(CALLER_ARCHIVES_ENV)
     os.environ[CALLER_ARCHIVES_ENV] = run_id
     try:

@@ -11,7 +11,8 @@ import datetime
 import json
 import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def running_notebook(records_dir: Path, run_id: str) -> Path:
 
 
 def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, fallback: Record | Mapping,
-            replace_journal: Record | None = None) -> Path:
+            replace_journal: Record | None = None, alongside: Callable[[Path], None] | None = None) -> Path:
     """Rename the run's journal and notebook to the record stem, render HTML; returns the notebook's path.
 
     `executed_notebook` None means the run's own `running_notebook`, if it has one (the step console
@@ -67,6 +68,10 @@ def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, f
     left running; `replace_journal` overrides what the journal file says (closing an abandoned
     run). Neither is changed. Every file is created exclusively: an existing file is never
     overwritten, and only this run's own journal is removed.
+
+    `alongside(summary)` (the headless run's upload to the host) runs in a thread once the JSON
+    summary and the notebook are written, while the HTML renders; the index is rebuilt after both,
+    so it shows what the upload sealed.
     """
     fallback = as_record(fallback)
     executed_notebook = executed_notebook or running_notebook(records_dir, run_id)
@@ -88,19 +93,29 @@ def archive(records_dir: Path, run_id: str, executed_notebook: Path | None, *, f
     stem = _free_stem(records_dir, record_stem(record), run_id)
     record.record = RecordFiles.named(stem)
     target_notebook = records_dir / f"{stem}.ipynb"
+    summary = records_dir / f"{stem}.json"
+    beside: threading.Thread | None = None
     try:
-        _create(records_dir / f"{stem}.json", json.dumps(mask_data(record.to_json()), indent=2, default=str) + "\n")
+        _create(summary, json.dumps(mask_data(record.to_json()), indent=2, default=str) + "\n")
         if journal_path is not None and journal_path.exists():
             journal_path.unlink()
-        if executed_notebook and executed_notebook.exists():
+        has_notebook = executed_notebook.exists()
+        if has_notebook:
             _create_notebook(target_notebook, executed_notebook, record)  # exclusively: never overwrites
             executed_notebook.unlink()
+        if alongside is not None:
+            beside = threading.Thread(target=alongside, args=(summary,), name="hermes-record-alongside")
+            beside.start()
+        if has_notebook:
             _render_html(target_notebook, records_dir / f"{stem}.html")
     except OSError as error:
         raise RecordWriteError(f"could not write the record of run {run_id} to {records_dir}: {error}",
                                step="records", host="this machine",
                                hint="free space or fix permissions there; the host's audit log has the run's line "
                                     "(`hermes-ops records --host-log -f PARAMS`)") from None
+    finally:
+        if beside is not None:
+            beside.join()
     rebuild_index(records_dir)
     return target_notebook
 
@@ -209,10 +224,50 @@ def render_html(notebook: Path, html: Path) -> None:
 
 def _render_html(notebook: Path, html: Path) -> None:
     import nbformat
-    from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    with _html_exporter_lock:
+        body, _ = _html_exporter().from_notebook_node(nbformat.read(notebook, as_version=4))
     _create(html, body)
+
+
+# nbconvert's import (~0.3 s) and its exporter's first render (templates compiled, lexers loaded: ~0.3 s more)
+# are paid once per process; later renders with the same exporter give the same HTML in ~0.2 s.
+_html_exporter_lock = threading.Lock()
+_html_exporters: list = []
+
+
+def _html_exporter():
+    """The process's HTML exporter (call with `_html_exporter_lock` held)."""
+    if not _html_exporters:
+        from nbconvert import HTMLExporter
+
+        _html_exporters.append(HTMLExporter())
+    return _html_exporters[0]
+
+
+def prepare_rendering() -> threading.Thread:
+    """Import nbconvert and compile its HTML templates in a background thread, for the record's render later.
+
+    A headless run calls this while its kernel runs, when this process only waits; the render then
+    costs only itself. The thread is a daemon: a process that ends earlier does not wait for it.
+    """
+    thread = threading.Thread(target=_warm_up, name="hermes-html-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up() -> None:
+    try:
+        from nbformat import v4
+
+        notebook = v4.new_notebook(
+            metadata={"language_info": {"name": "python", "pygments_lexer": "ipython3"}},
+            cells=[v4.new_markdown_cell("# Warm-up\n*compiles* the templates"),
+                   v4.new_code_cell("print(1)", outputs=[v4.new_output("stream", name="stdout", text="1\n")])])
+        with _html_exporter_lock:
+            _html_exporter().from_notebook_node(notebook)
+    except Exception:  # the real render will do the work itself, and say what is wrong
+        pass
 
 
 @dataclass(frozen=True)

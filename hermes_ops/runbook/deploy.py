@@ -65,6 +65,8 @@ class Deploy:
         self.lock = DeployLock(None, host=params.host)
         self.nothing_new = False
         self.lock_taken = False  # set once the lock was ours: from then on every change is fenced
+        self.lock_holds = 0  # how many times this run took the lock: what `remember` kept belongs to one hold
+        self._kept_under_lock: dict[str, tuple[int, object]] = {}
         self.rolled_back = False
         self.preflight_done = False
         self.finished = False
@@ -160,6 +162,28 @@ class Deploy:
         """Run inside the admin container, in the checkout."""
         return self.run(docker.exec_in(self.params.admin_container, list(argv), workdir=self.params.repo_dir,
                                        environment=environment), **kwargs)
+
+    def remember(self, name: str, value) -> None:
+        """Keep `value`, read while this run holds the lock, for a later step of the same hold (`recall`).
+
+        Nothing is kept in a dry run or before the lock is taken: another deploy could change the host
+        between two steps then.
+        """
+        if not self.dry_run and self.lock.held and not self.lock.lost:
+            self._kept_under_lock[name] = (self.lock_holds, value)
+
+    def recall(self, name: str, default=None):
+        """What `remember` kept under the current hold of the lock, if this run has held it since; else `default`.
+
+        While the lock is held no other deploy can change the host, so a fact that only a deploy changes
+        (a marked build running, say) stays as read for this run's later steps; keep nothing else. A
+        lock lost or taken again since (a broken lock, a new session) makes all kept before it stale:
+        the caller reads the host again.
+        """
+        hold, value = self._kept_under_lock.get(name, (None, default))
+        if hold != self.lock_holds or not self.lock.held or self.lock.lost:
+            return default
+        return value
 
     def check_lock(self) -> None:
         """The fencing check: our run id still holds the lock on the host, or we stop before changing anything."""
@@ -295,6 +319,7 @@ class Deploy:
                                              "deploy again; nothing was changed")
                     self.lock.acquire(self._lock_holder(), wait=self.params.lock_wait)
                     self.lock_taken = True
+                    self.lock_holds += 1
                     self.journal.set(lock_acquired_at=utc_now().isoformat())
                     self.account.note("deploy lock taken on the host")
                 outcome = function(self)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from hermes_ops.facts import app
 from hermes_ops.facts.checkout import COMMIT
 from hermes_ops.facts.images import short_id
+from hermes_ops.runbook import slots
 from hermes_ops.runbook.context import DeployContext
 
 
@@ -48,7 +49,11 @@ class Serving:
 
 def read(deploy: DeployContext) -> Serving:
     """Read-only probes through the deploy's journaled runner (quiet: they are facts, not actions)."""
-    container = app.container.read(deploy.run, deploy.params.app_container, check=False, quiet=True)
+    name = deploy.params.app_container
+    if deploy.params.zero_downtime:  # whichever slot haproxy sends users to
+        slot = slots.serving_slot(deploy)
+        name = slot.container if slot else None
+    container = app.container.read(deploy.run, name, check=False, quiet=True) if name else None
     status = app.health.read(deploy.run, deploy.params.health_url, check=False, quiet=True)
     version = app.version.read(deploy.run, deploy.params.version_url, check=False, quiet=True)
     return Serving(image=container.image if container else None,

@@ -20,9 +20,10 @@ from hermes_ops.facts import Fact, app, checkout, containers, disk, images
 from hermes_ops.facts import builds as build_facts
 from hermes_ops.facts import host as host_facts
 from hermes_ops.facts import lock as lock_facts
+from hermes_ops.facts.batch import Answer, Reading, together
 from hermes_ops.facts.containers import ContainerState
 from hermes_ops.facts.images import COMMIT_LABEL, short_id
-from hermes_ops.runbook import serving
+from hermes_ops.runbook import serving, slots
 from hermes_ops.runbook.account import display_path
 from hermes_ops.runbook.vocabulary import PREFLIGHT, ROLLBACK, STEPS, StepStatus
 from hermes_ops.ssh.auth import agent_keys, load_private_key
@@ -140,21 +141,29 @@ def preflight(deploy: DeployContext) -> StepOutcome:
                    else f"`df -Pk /` printed no row for / (need {params.min_free_disk_mb} MB)"))
     daemon = deploy.run(docker.daemon_version(), check=False, quiet=True)
     checks.append((daemon.ok, "docker daemon", "up" if daemon.ok else daemon.tail(2, "stderr")))
-    states = {name: probe(deploy, containers.state, name) for name in (params.admin_container, params.app_container)}
+    app_container = params.app_container
+    if params.zero_downtime:  # the slot users reach; none serving is reported, like a missing app below
+        serving_slot = slots.serving_slot(deploy)
+        app_container = serving_slot.container if serving_slot else f"{params.app_container}-<slot>"
+    states = {name: probe(deploy, containers.state, name) for name in (params.admin_container, app_container)}
     checks.append((states[params.admin_container] is not None, f"container {params.admin_container}",
                    states[params.admin_container] or "missing"))
     # A missing or crash-looping app is what a deploy (or its rollback) repairs: reported, never a refusal.
-    app_state = states[params.app_container]
-    checks.append((True, f"container {params.app_container}",
-                   app_state or "missing (the supervisor respawns it; step 7's health gate decides)"))
+    app_state = states[app_container]
+    checks.append((True, f"container {app_container}",
+                   app_state or ("no slot serves (step 7 starts one; its health gate decides)" if params.zero_downtime
+                                 else "missing (the supervisor respawns it; step 7's health gate decides)")))
     target = None
     if states[params.admin_container] == ContainerState.RUNNING:
-        changes = checkout.changes.read(deploy.in_admin, quiet=True)
+        # The four in one `docker exec`; the one whose output can be long comes last.
+        changes_reading = Reading(checkout.changes)
+        branch, head, target, changes = read_in_admin(
+            deploy, Reading(checkout.branch), Reading(checkout.head),
+            Reading(checkout.remote_commit, (params.branch,)), changes_reading)
+        changes = checked_value(deploy, changes_reading, changes, quiet=True)
+        branch, head, target = branch.value, head.value, target.value
         checks.append((not changes, "checkout clean", "clean" if not changes else f"{len(changes)} changed file(s)"))
-        branch = checkout.branch.read(deploy.in_admin, check=False, quiet=True)
         checks.append((branch == params.branch, "on branch", branch or "detached HEAD"))
-        target = checkout.remote_commit.read(deploy.in_admin, params.branch, check=False, quiet=True)
-        head = checkout.head.read(deploy.in_admin, check=False, quiet=True)
         checks.append((target is not None, f"origin/{params.branch}",
                        (f"{target[:12]} ({'nothing new' if target == head else 'new commits'})") if target
                        else "unreachable"))
@@ -198,32 +207,38 @@ def pull(deploy: DeployContext) -> StepOutcome:
         deploy.nothing_new = True  # nothing can be read from a stopped checkout: show no build/commit/replace either
         return StepOutcome(StepStatus.DRY_RUN, f"{params.admin_container} is stopped; would pull after step 3 "
                            "starts it")
-    stop_leftover_builds(deploy)
-    changes = checkout.changes.read(deploy.in_admin)
+    # Leftover builds and the checkout's state in one `docker exec`; the checkout again if builds were stopped.
+    checkout_readings = (Reading(checkout.branch), Reading(checkout.head), Reading(checkout.changes))
+    found, *answers = read_in_admin(deploy, Reading(build_facts.running_builds), *checkout_readings)
+    if stop_leftover_builds(deploy, found.value if found.ok else None):
+        answers = read_in_admin(deploy, *checkout_readings)  # what the stopped builds left behind
+    branch, head, changes = answers
+    changes = checked_value(deploy, checkout_readings[2], changes)
     if changes:
         raise StepError(f"the checkout {params.repo_dir} has uncommitted changes:\n    "
                         + "\n    ".join(changes[:10]), step=PULL.label, host=params.host,
                         hint="someone edited production by hand: inspect with `git status`/`git diff` in "
                              f"{params.admin_container}, save or discard the changes, then deploy again")
-    branch = checkout.branch.read(deploy.in_admin, check=False)
+    branch = branch.value
     if branch != params.branch:
         raise StepError(f"the checkout is on {branch or 'a detached HEAD'!r}, not {params.branch!r}",
                         step=PULL.label, host=params.host,
                         hint=f"check out {params.branch} in {params.admin_container}, or fix the branch parameter")
-    checkout_before = checkout.head.read(deploy.in_admin) or ""
+    checkout_before = checked_value(deploy, checkout_readings[1], head) or ""
+    # "Before" is what serves, not what the checkout held: a run that stopped after its pull leaves the
+    # checkout ahead of production, and only the serving app says what is really deployed (read before the
+    # pull, which does not touch the app).
+    now = serving.read(deploy)
+    before = now.commit or checkout_before
     deploy.in_admin(git.pull_fast_forward(params.branch), timeout=params.command_timeout, mutating=True)
     if deploy.dry_run:
         after = checkout.remote_commit.read(deploy.in_admin, params.branch) or checkout_before
+        found_changelog = (checkout.changelog.read(deploy.in_admin, before, after, check=False)
+                           if after != before else ())
     else:
-        after = checkout.head.read(deploy.in_admin) or ""
-    # "Before" is what serves, not what the checkout held: a run that stopped after its pull leaves the
-    # checkout ahead of production, and only the serving app says what is really deployed.
-    now = serving.read(deploy)
-    before = now.commit or checkout_before
-    changelog = []
-    if after != before:
-        # Commit subjects are anyone's text: terminal escapes in them are shown, never obeyed.
-        changelog = [neutralise(line) for line in checkout.changelog.read(deploy.in_admin, before, after, check=False)]
+        after, found_changelog = _pulled_head_and_changelog(deploy, before)
+    # Commit subjects are anyone's text: terminal escapes in them are shown, never obeyed.
+    changelog = [neutralise(line) for line in found_changelog]
     deploy.journal.set(commit_before=before, commit_after=after, changelog=changelog, checkout_before=checkout_before)
     deploy.account.fact("commit", f"{before[:12]} → {after[:12]} (serving → origin/{params.branch})")
     if checkout_before != before:
@@ -245,14 +260,18 @@ def pull(deploy: DeployContext) -> StepOutcome:
                        else f"would pull {checkout_before[:12]} → {after[:12]}", {**facts, "changelog": changelog})
 
 
-def stop_leftover_builds(deploy: DeployContext) -> None:
+def stop_leftover_builds(deploy: DeployContext, found: dict | None = None) -> bool:
     """Builds of earlier, killed runs still running in the admin container are stopped before we touch it.
 
     `docker exec` does not stop a build when its deploy dies; each build carries its run id in
     its environment (commands.builds), so the next deploy, holding the lock, can find and stop it.
+    `found` is what a scan just read (`build_facts.running_builds`); None scans now. Returns whether
+    builds were stopped (the checkout may then have changed). Once this run holds the lock, no other
+    run can start a build, so a later step of the same hold need not scan again (`LEFTOVERS_STOPPED`).
     """
     admin = deploy.params.admin_container
-    found = probe(deploy, build_facts.leftovers, admin)
+    if found is None:
+        found = probe(deploy, build_facts.leftovers, admin)
     leftovers = {run: list(pids) for run, pids in found.items() if run != deploy.run_id}
     stopped = []
     for run, pids in leftovers.items():
@@ -260,14 +279,18 @@ def stop_leftover_builds(deploy: DeployContext) -> None:
                             f"(pids {', '.join(map(str, pids))}): stopping it before touching the checkout")
         deploy.run(docker.exec_in(admin, builds.stop(pids)), mutating=True, timeout=60)
         stopped.append({"run_id": run, "pids": pids})
+    deploy.remember(LEFTOVERS_STOPPED, True)
     if stopped and not deploy.dry_run:
         deploy.journal.set(stopped_builds=deploy.journal.data.get("stopped_builds", []) + stopped)
+        return True
+    return False
 
 
 def build(deploy: DeployContext) -> StepOutcome:
     """The build command in the admin container, streamed live, bounded by the build timeout."""
     params = deploy.params
-    stop_leftover_builds(deploy)  # a resumed run comes here without step 4
+    if not deploy.recall(LEFTOVERS_STOPPED):  # a resumed run comes here without step 4
+        stop_leftover_builds(deploy)
     deploy.account.note(f"building {deploy.commit_after[:12]} with `{params.build_command}` in {params.repo_dir}")
     deploy.account.start_live()
     # `timeout` inside the container bounds the build itself: killing our side of `docker exec`
@@ -302,7 +325,7 @@ def commit_image(deploy: DeployContext) -> StepOutcome:
     existing = image_id(deploy, commit_tag)
     # Rollback target: what serves now, if healthy. `latest` may already be an image that never served
     # (a run that stopped after its commit), and then it must not become `previous`.
-    now = serving.read(deploy)
+    now = serving.read(deploy)  # again: the lock keeps other deploys out, not an app from crashing meanwhile
     keep_as_previous = now.image if now.healthy and now.image and now.image != existing else None
     labels = {COMMIT_LABEL: deploy.commit_after, "io.hermes.operator": params.operator,
               "io.hermes.deployed-at": deploy.started_at_text, "io.hermes.reason": params.reason,
@@ -311,8 +334,9 @@ def commit_image(deploy: DeployContext) -> StepOutcome:
         deploy.journal.set(image_after=existing)
         return StepOutcome(StepStatus.NO_OP, f"{params.image} is already {commit_tag}", {"image_after": existing})
     if not existing:
-        deploy.run(docker.commit(params.admin_container, commit_tag, labels=labels), mutating=True)
-        existing = image_id(deploy, commit_tag) if not deploy.dry_run else None
+        committed = deploy.run(docker.commit(params.admin_container, commit_tag, labels=labels), mutating=True)
+        existing = None if deploy.dry_run else (images.parse_new_image_id(committed.stdout)
+                                                or image_id(deploy, commit_tag))
     if keep_as_previous:
         deploy.run(docker.tag(keep_as_previous, f"{repository}:previous"), mutating=True)
     deploy.run(docker.tag(commit_tag, params.image), mutating=True)
@@ -333,6 +357,8 @@ def replace_app(deploy: DeployContext) -> StepOutcome:
     """
     params = deploy.params
     name, wanted = params.app_container, deploy.image_after
+    if params.zero_downtime:
+        return replace_app_without_downtime(deploy, wanted)
     if deploy.dry_run:
         deploy.run(docker.remove_container(name), mutating=True)
         deploy.account.note(f"would wait up to {params.replace_timeout:.0f}s for {name} to run the new image, "
@@ -354,6 +380,52 @@ def replace_app(deploy: DeployContext) -> StepOutcome:
     return StepOutcome(StepStatus.DONE, f"serving {version[:12]}", {"unavailable_seconds": round(detail, 3),
                                                                     "version": version, "app_image": wanted,
                                                                     "pruned_images": pruned})
+
+
+def replace_app_without_downtime(deploy: DeployContext, wanted: str) -> StepOutcome:
+    """Step 7 with `zero_downtime`: the new version starts in the idle slot and is gated there before haproxy
+    sends it a request; the old slot drains and is removed (`slots.swap`)."""
+    params = deploy.params
+    if deploy.dry_run:
+        slots.show_swap(deploy, params.image)
+        return StepOutcome(StepStatus.DRY_RUN, "would swap slots behind haproxy")
+    current = slots.serving_slot(deploy)
+    if current and current.instance.image == wanted and http_ok(deploy, params.health_url):
+        return StepOutcome(StepStatus.NO_OP, f"slot {current.name} already serves {short_id(wanted)}",
+                           {"app_image": wanted})
+    try:
+        switch = slots.swap(deploy, wanted, deploy.commit_after)
+    except slots.SlotGateFailed as failure:
+        roll_back_after_failed_slot_gate(deploy, failure)
+    version = app.version.read(deploy.run, params.version_url, check=False) or ""
+    deploy.account.fact("serving", f"{version[:12]} from {short_id(wanted)} (slot {switch.new})")
+    deploy.account.fact("unavailable for", "0s (zero-downtime swap: the old slot served until the new one did)")
+    pruned = prune_images(deploy)
+    return StepOutcome(StepStatus.DONE, f"serving {version[:12]}", {"unavailable_seconds": 0.0, "version": version,
+                                                                    "app_image": wanted, "pruned_images": pruned,
+                                                                    "swap": switch.to_record()})
+
+
+def roll_back_after_failed_slot_gate(deploy: DeployContext, failure: "slots.SlotGateFailed") -> None:
+    """The new version failed its gate in the idle slot: users never saw it. Point latest at previous again (what
+    a restart would start) and fail as rolled back."""
+    params = deploy.params
+    deploy.account.note(f"health gate failed: {failure.why}")
+    for line in failure.logs[-10:]:
+        deploy.account.note(f"  | {line}")
+    previous = f"{params.image_repository}:previous"
+    deploy.run(docker.tag(previous, params.image), mutating=True)
+    restored = image_id(deploy, params.image) or ""
+    deploy.rolled_back = True
+    deploy.journal.set(rollback={"reason": failure.why, "restored_image": restored, "app_log_tail": list(failure.logs),
+                                 "unavailable_seconds": 0.0})
+    served = ("it was in rotation only until the check through the proxy failed, and the old version serves again"
+              if failure.served else "it never served a request, and the old version kept serving throughout")
+    raise RolledBack(f"the new version failed its health gate in the idle slot ({failure.why}); {served}; "
+                     f"{params.image} points at {previous} "
+                     f"({short_id(restored)}) again.\n    last log lines:\n      " + "\n      ".join(failure.logs[-8:]),
+                     step=REPLACE_APP.label, host=params.host,
+                     hint="read the log lines above, fix the service, push, deploy again")
 
 
 def roll_back_after_failed_gate(deploy: DeployContext, why: str) -> None:
@@ -381,7 +453,10 @@ def rollback(deploy: DeployContext) -> StepOutcome:
     target = params.rollback_to or f"{params.image_repository}:previous"
     if deploy.dry_run:
         deploy.run(docker.tag(target, params.image), mutating=True)
-        deploy.run(docker.remove_container(params.app_container), mutating=True)
+        if params.zero_downtime:
+            slots.show_swap(deploy, params.image)
+        else:
+            deploy.run(docker.remove_container(params.app_container), mutating=True)
         return StepOutcome(StepStatus.DRY_RUN, f"would restore {target}")
     serving_before = app.version.read(deploy.run, params.version_url, check=False, quiet=True)
     deploy.journal.set(commit_before=serving_before)
@@ -405,6 +480,8 @@ def restore_image(deploy: DeployContext, image_ref: str, *, step: str) -> tuple[
     if not restored:
         raise StepError(f"there is no image {image_ref} to roll back to", step=step, host=params.host,
                         hint="list the kept images: `hermes-ops images -f PARAMS`; pass one as rollback_to / --to")
+    if params.zero_downtime:
+        return restore_image_without_downtime(deploy, image_ref, restored, step=step)
     deploy.run(docker.tag(image_ref, params.image), mutating=True)
     remove_app_container(deploy, params.app_container)
     healthy, detail = wait_until_serving(deploy, restored, params.replace_timeout)
@@ -414,6 +491,29 @@ def restore_image(deploy: DeployContext, image_ref: str, *, step: str) -> tuple[
                         hint="act now by hand: check the supervisor (`journalctl -u hermes-app`), "
                              f"`docker images {params.image_repository}`, and restart from a known good tag")
     return restored, detail
+
+
+def restore_image_without_downtime(deploy: DeployContext, image_ref: str, restored: str, *,
+                                   step: str) -> tuple[str, float]:
+    """`restore_image` with `zero_downtime`: the restored image is gated in the idle slot while the current one
+    serves; if it fails, latest points where it did and the current version keeps serving."""
+    params = deploy.params
+    latest_before = image_id(deploy, params.image)
+    deploy.run(docker.tag(image_ref, params.image), mutating=True)
+    if deploy.dry_run:
+        slots.show_swap(deploy, params.image)
+        return restored, 0.0
+    try:
+        slots.swap(deploy, restored, None)
+    except slots.SlotGateFailed as failure:
+        if latest_before:
+            deploy.run(docker.tag(latest_before, params.image), mutating=True)
+        raise StepError(f"ROLLBACK FAILED: {image_ref} did not pass the health gate in the idle slot "
+                        f"({failure.why}); the version that served before still serves, and {params.image} "
+                        "points where it did", step=step, host=params.host,
+                        hint=f"read `docker logs` of the slot's container; choose another kept image "
+                             f"(`docker images {params.image_repository}`) and roll back to it") from None
+    return restored, 0.0
 
 
 # What `docker rm --force` answers for a container that is going anyway: the daemon is removing it already (a
@@ -429,6 +529,11 @@ def remove_app_container(deploy: DeployContext, name: str) -> None:
     raise CommandFailed(failed_command_message(result, f"exited {result.exit_code}"), result=result)
 
 
+# Between two looks at the respawning app: each look is two commands (~30 ms each on one SSH connection), so
+# the deploy notices the new version within ~0.1 s of it answering instead of up to half a second later.
+SERVING_POLL_SECONDS = 0.05
+
+
 def wait_until_serving(deploy: DeployContext, wanted_image: str, timeout: float) -> tuple[bool, float | str]:
     """Poll until the app runs `wanted_image` and answers health: (True, seconds) or (False, why)."""
     started = time.monotonic()
@@ -442,7 +547,7 @@ def wait_until_serving(deploy: DeployContext, wanted_image: str, timeout: float)
             if instance.image == wanted_image and instance.running and http_ok(deploy, deploy.params.health_url):
                 return True, time.monotonic() - started
             last = f"{'running' if instance.running else 'not running'} on {short_id(instance.image)}"
-        time.sleep(0.5)
+        time.sleep(SERVING_POLL_SECONDS)
     if len(containers_seen) > 2:
         return False, f"crash-looping: {len(containers_seen)} containers started from the new image, none healthy"
     return False, f"not healthy within {timeout:.0f}s (last seen: {last})"
@@ -465,6 +570,37 @@ def prune_images(deploy: DeployContext) -> list[str]:
 
 
 # -- reading facts through the deploy's journaled runner ----------------------------------------------
+# What a step keeps for a later step of the same hold of the lock (`DeployContext.remember`): only what
+# the lock itself protects. Step 4 scanned for leftover builds (and stopped any), so step 5 need not: a
+# marked build starts only under the lock. What serves is read again: no lock keeps an app from crashing.
+LEFTOVERS_STOPPED = "leftover builds stopped"
+
+
+def read_in_admin(deploy: DeployContext, *readings: Reading) -> tuple[Answer, ...]:
+    """Facts of the admin container's checkout read with one `docker exec` (journaled, quiet: facts)."""
+    return together(*readings).read(deploy.in_admin, check=False, quiet=True)
+
+
+def checked_value(deploy: DeployContext, reading: Reading, answer: Answer, **options):
+    """The value of a fact whose failure stops the step: its batch answer, or, if its command failed,
+    the fact read again alone, which raises (`check=True`) exactly as it did before batching."""
+    if answer.ok:
+        return answer.value
+    return reading.fact.read(deploy.in_admin, *reading.arguments, **options)
+
+
+def _pulled_head_and_changelog(deploy: DeployContext, before: str) -> tuple[str, tuple[str, ...]]:
+    """After the pull: HEAD and the commits from `before` to it, in one `docker exec`."""
+    head_reading = Reading(checkout.head)
+    head, changelog = read_in_admin(deploy, head_reading, Reading(checkout.changelog, (before, "HEAD")))
+    after = checked_value(deploy, head_reading, head) or ""
+    if after == before:
+        return after, ()
+    if not head.ok:  # HEAD was read again alone: the changelog too, up to what it said
+        return after, checkout.changelog.read(deploy.in_admin, before, after, check=False)
+    return after, changelog.value
+
+
 def probe(deploy: DeployContext, fact: Fact, *arguments):
     """A fact read on the host, journaled but quiet (a fact is not an action), never failing the step."""
     return fact.read(deploy.run, *arguments, check=False, quiet=True)

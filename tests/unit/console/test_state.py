@@ -131,6 +131,14 @@ def test_the_confirmation_names_the_host_the_commit_and_the_change(deploy):
     assert "taking commit 790ec6b4a36e" in back
 
 
+def test_the_zero_downtime_confirmation_says_nothing_goes_down(tmp_path):
+    deploy = Deploy(DeployParameters(operator="Ada", records_dir=str(tmp_path), zero_downtime=True).resolved())
+    deploy.journal.set(commit_after=COMMIT)
+    seven = state.confirmation_text(deploy, Action.run(7))
+    assert "without downtime" in seven and "idle slot" in seven and "commit 790ec6b4a36e" in seven
+    assert "unavailable" not in seven
+
+
 def test_failure_report_prefers_the_failed_commands_output(deploy):
     result = Result(host="core@127.0.0.1:2222", command="docker commit x", exit_code=1, stdout="out 1\nout 2\n",
                     stderr="Error: no space left on device\n", started_at=None, ended_at=None, duration=0.1)

@@ -88,7 +88,7 @@ class FakeDeploy:
 
     def __init__(self, answers: dict[str, tuple[bool, str]]):
         self.params = type("Params", (), {"app_container": "hermes-app", "health_url": "http://h/health",
-                                          "version_url": "http://h/version"})()
+                                          "version_url": "http://h/version", "zero_downtime": False})()
         self.answers = answers
         self.calls = []
 

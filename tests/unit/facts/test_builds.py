@@ -16,6 +16,9 @@ RUN_A, RUN_B = "20261127T044009Z-2eb4eb", "20261127T050000Z-a1b2c3"
 
 def test_command_runs_find_in_the_container():
     assert build_facts.leftovers.command("hermes-admin") == ["docker", "exec", "hermes-admin", *builds.find()]
+    # The same scan, for a caller already running in the container (a batch of facts there).
+    assert build_facts.running_builds.command() == builds.find()
+    assert build_facts.running_builds.parse is build_facts.leftovers.parse
 
 
 @pytest.mark.parametrize("output, ok, expected", [

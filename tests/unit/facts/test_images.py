@@ -143,3 +143,16 @@ def test_a_failed_listing_lists_nothing():
 ])
 def test_short_id(image, expected):
     assert images.short_id(image) == expected
+
+
+@pytest.mark.parametrize("output, expected", [
+    (f"{ID_A}\n", ID_A),                        # what `docker commit` prints: the new image's id
+    (f"{ID_A}\r\n", ID_A),
+    ("sha256:" + "A" * 64 + "\n", None),          # docker prints lower-case hex
+    ("sha256:" + "a" * 63 + "\n", None),
+    ("a" * 64 + "\n", None),                      # no algorithm: not docker's answer
+    ("", None),
+    ("Error response from daemon: No such container: hermes-admin\n", None),
+])
+def test_new_image_id(output, expected):
+    assert images.parse_new_image_id(output) == expected

@@ -1,9 +1,15 @@
-"""Headless runs: which notebook outcome counts as success (no notebook is run here)."""
+"""Headless runs: which notebook outcome counts as success; the kernel stops while the record is archived.
+
+No notebook is run here.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from hermes_ops.records import headless, store
 from hermes_ops.records.headless import RUNBOOKS, HeadlessRun
 from hermes_ops.runbook.vocabulary import DEPLOY_SUCCESS, ROLLBACK_SUCCESS, Outcome
 
@@ -40,3 +46,48 @@ def test_relative_local_paths_are_anchored_where_the_operator_runs_hermes_ops(tm
     assert _anchored_paths(values) == {"key_path": str(tmp_path / "keys" / "deploy")}
     assert _anchored_paths({"key_path": ""}) == {}
     assert _anchored_paths({"ssh_config": "none"}) == {}, "ssh -F none: no config, not a file named none"
+
+
+def test_the_first_output_starts_the_warm_up_once_and_every_write_goes_through():
+    import io
+
+    stream, started = io.StringIO(), []
+    output = headless._FirstOutput(stream, lambda: started.append(stream.getvalue()))
+    output.write("run 1: Ada deploys\n")
+    output.write("Step 1 · SSH key\n")
+    output.flush()
+    assert started == [""], "once, before the first line is written"
+    assert stream.getvalue() == "run 1: Ada deploys\nStep 1 · SSH key\n"
+
+
+class _Kernel(headless.RunbookKernel):
+    """The kernel's stopping without a kernel: what `stop` was asked, while the work ran beside it."""
+
+    def __init__(self):
+        self.stops = []
+
+    def stop(self, *, idle=False):
+        self.stops.append(idle)
+
+
+def test_the_record_is_archived_while_an_idle_kernel_stops():
+    kernel = _Kernel()
+    assert kernel.stop_while(lambda: "record.ipynb") == "record.ipynb"
+    assert kernel.stops == [True]
+
+
+def test_an_archive_that_fails_fails_the_run_after_the_kernel_stopped():
+    kernel = _Kernel()
+
+    def fail():
+        raise store.RecordWriteError("disk full", step="records")
+
+    with pytest.raises(store.RecordWriteError, match="disk full"):
+        kernel.stop_while(fail)
+    assert kernel.stops == [True]
+
+
+def test_the_kernel_is_told_that_the_caller_archives_under_the_name_it_reads():
+    from hermes_ops.records import kernel_notebook
+
+    assert headless.CALLER_ARCHIVES_ENV == kernel_notebook.CALLER_ARCHIVES_ENV

@@ -55,3 +55,42 @@ def test_a_journal_left_running_takes_the_fallbacks_outcome(tmp_path):
     assert saved["outcome"] == "interrupted" and saved["failure"] == "SIGTERM"
     assert saved["steps"] == running["steps"] and saved["audit_line"] == running["audit_line"]
     assert not (tmp_path / f"{running['run_id']}.json").exists()
+
+
+def _executed_notebook(path):
+    from nbformat import v4, write
+
+    notebook = v4.new_notebook(metadata={"language_info": {"name": "python", "pygments_lexer": "ipython3"}},
+                               cells=[v4.new_markdown_cell("# Deploy"),
+                                      v4.new_code_cell("print('hi')", outputs=[
+                                          v4.new_output("stream", name="stdout", text="hi\n")])])
+    write(notebook, str(path))
+    return path
+
+
+def test_alongside_runs_once_the_summary_and_notebook_exist_and_the_index_follows_both(tmp_path, monkeypatch):
+    """A headless run uploads to the host while the HTML renders; the index then shows what the upload sealed."""
+    fallback = Record(run_id="20261127T050000Z-00aa11", kind="deploy", started_at="2026-11-27T05:00:00+00:00",
+                      outcome=Outcome.SUCCESS, operator="Ada", parameters={"host": "203.0.113.7"})
+    executed = _executed_notebook(store.running_notebook(tmp_path, fallback.run_id))
+    seen = []
+    monkeypatch.setattr(store, "rebuild_index", lambda folder: seen.append(("index", sorted(
+        path.suffix for path in folder.iterdir() if path.name.startswith("2026")))))
+
+    def alongside(summary):
+        seen.append(("alongside", summary.name, summary.exists(), summary.with_suffix(".ipynb").exists()))
+
+    notebook = store.archive(tmp_path, fallback.run_id, executed, fallback=fallback, alongside=alongside)
+    assert seen == [("alongside", notebook.with_suffix(".json").name, True, True),
+                    ("index", [".html", ".ipynb", ".json"])]
+
+
+def test_the_warmed_exporter_renders_what_a_fresh_one_renders(tmp_path):
+    from nbconvert import HTMLExporter
+    import nbformat
+
+    notebook = _executed_notebook(tmp_path / "run.ipynb")
+    store.prepare_rendering().join()
+    store.render_html(notebook, tmp_path / "warm.html")
+    fresh, _ = HTMLExporter().from_notebook_node(nbformat.read(notebook, as_version=4))
+    assert (tmp_path / "warm.html").read_text() == fresh
