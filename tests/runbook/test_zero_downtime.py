@@ -68,6 +68,7 @@ def proxied(sandbox_host):
         yield host
     finally:
         sandbox_host.up()
+        catch_up(sandbox_host)  # as the next module expects: what serves is what the admin checkout last built
 
 
 def slot_containers(host) -> dict[str, str]:
