@@ -51,6 +51,30 @@ def parse_log_tail(output: str) -> tuple[str, ...]:
     return tuple(output.strip().splitlines()[-LOG_TAIL_LINES:])
 
 
+@dataclass(frozen=True)
+class AppWait:
+    """What waiting for the app on the host ended with (`host.wait_for_app`)."""
+
+    serving: bool
+    seconds: float | None          # until it served, or until the wait gave up
+    containers_seen: int           # containers started from the wanted image meanwhile (a crash loop starts many)
+    last: str                      # what was last seen when it gave up
+
+
+def parse_wait(output: str) -> AppWait:
+    """`seen ID` lines, then `serving MS`, or `last WHAT` and `gave-up MS`; a cut-off answer is a wait that gave up."""
+    seen, last, serving, milliseconds = set(), "no answer from the wait", False, None
+    for line in output.splitlines():
+        word, _, rest = line.partition(" ")
+        if word == "seen" and rest:
+            seen.add(rest.strip())
+        elif word == "last":
+            last = rest.strip()
+        elif word in ("serving", "gave-up") and rest.strip().isdigit():
+            serving, milliseconds = word == "serving", int(rest.strip())
+    return AppWait(serving, milliseconds / 1000 if milliseconds is not None else None, len(seen), last)
+
+
 def _container_command(name: str) -> list[str]:
     return docker.inspect_format(name, CONTAINER_TEMPLATE, kind="container")
 
@@ -64,3 +88,5 @@ container = Fact("app container", _container_command, parse_container)
 health = Fact("app health (HTTP status)", host_commands.http_status, parse_http_status, parse_failures=True)
 version = Fact("app version", host_commands.http_body, parse_version)
 log_tail = Fact("app log tail", _log_command, parse_log_tail, parse_failures=True)
+serving_wait = Fact("app serving the wanted image (waited for on the host)", host_commands.wait_for_app, parse_wait,
+                    parse_failures=True)

@@ -27,7 +27,7 @@ from hermes_ops.facts.proxy import ProxyServer
 from hermes_ops.runbook.context import DeployContext
 
 SLOT_BIND = "127.0.0.1"      # slots listen on loopback only; users reach them through haproxy
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.02         # between looks at haproxy's state, and at the new slot on the host
 PROXY_UP_TIMEOUT = 10.0      # haproxy's health check (every 100 ms in the README's config) must see the new slot
 DRAIN_TIMEOUT = 30.0         # in-flight requests on the old slot get this long to finish
 LOG_LINES = 40
@@ -175,27 +175,21 @@ def _start_command(params, slot: Slot, image: str) -> list[str]:
 
 
 def _gate_on_slot(deploy: DeployContext, slot: Slot, image: str, commit: str | None) -> tuple[bool, str]:
-    """The default swap's gate, on the slot's own port: runs `image`, health 200, version == commit."""
+    """The default swap's gate, on the slot's own port: runs `image`, health 200 (waited for on the host, as the
+    default swap waits), then version == commit."""
     params = deploy.params
     health, version = slot_url(params.health_url, slot.port), slot_url(params.version_url, slot.port)
-    started = time.monotonic()
-    last = "no container yet"
-    while time.monotonic() - started < params.replace_timeout:
-        instance = _probe(deploy, containers.instance, slot.container)
-        if instance and instance.image == image and instance.running:
-            if _probe(deploy, app.health, health) == 200:
-                if commit is None:
-                    return True, "healthy"
-                answer = _probe(deploy, app.version, version) or ""
-                if answer == commit:
-                    return True, "healthy"
-                last = f"{version} reports {answer[:40]!r}, not {commit[:12]}"
-            else:
-                last = f"running {short_id(image)}, {health} not answering 200"
-        elif instance:
-            last = f"{'running' if instance.running else 'not running'} on {short_id(instance.image)}"
-        time.sleep(POLL_SECONDS)
-    return False, f"slot {slot.name} not serving the new version within {params.replace_timeout:.0f}s ({last})"
+    waited = app.serving_wait.read(deploy.run, slot.container, image, health, params.replace_timeout, POLL_SECONDS,
+                                   check=False, quiet=True, timeout=params.replace_timeout + 30)
+    if not waited.serving:
+        last = " ".join(short_id(word) if word.startswith("sha256:") else word for word in waited.last.split())
+        return False, (f"slot {slot.name} not serving the new version within {params.replace_timeout:.0f}s "
+                       f"(last seen: {last}; {health} must answer 200)")
+    if commit is not None:
+        answer = _probe(deploy, app.version, version) or ""
+        if answer != commit:
+            return False, f"{version} reports {answer[:40]!r}, not {commit[:12]}"
+    return True, "healthy"
 
 
 def _retire_new(deploy: DeployContext, new: Slot, why: str, *, served: bool = False) -> None:
