@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from hermes_ops.commands import docker
 from hermes_ops.commands import host as host_commands
 from hermes_ops.facts.fact import Fact, first_line
-from hermes_ops.facts.images import COMMIT_LABEL, parse_label_value
+from hermes_ops.facts.images import COMMIT_LABEL, parse_label_value, short_id
 
 CONTAINER_TEMPLATE = "{{.Image}}|{{.State.Running}}|{{index .Config.Labels \"" + COMMIT_LABEL + "\"}}"
 LOG_TAIL_LINES = 20
@@ -59,6 +59,11 @@ class AppWait:
     seconds: float | None          # until it served, or until the wait gave up
     containers_seen: int           # containers started from the wanted image meanwhile (a crash loop starts many)
     last: str                      # what was last seen when it gave up
+
+    @property
+    def last_seen(self) -> str:
+        """`last` for people: image ids shortened."""
+        return " ".join(short_id(word) if word.startswith("sha256:") else word for word in self.last.split())
 
 
 def parse_wait(output: str) -> AppWait:

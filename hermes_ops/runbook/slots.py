@@ -22,7 +22,6 @@ from urllib.parse import urlsplit, urlunsplit
 from hermes_ops.commands import docker, proxy as proxy_commands
 from hermes_ops.facts import app, containers, proxy
 from hermes_ops.facts.containers import ContainerInstance
-from hermes_ops.facts.images import short_id
 from hermes_ops.facts.proxy import ProxyServer
 from hermes_ops.runbook.context import DeployContext
 
@@ -122,13 +121,14 @@ def choose(slots: tuple[Slot, Slot]) -> tuple[Slot | None, Slot]:
     return None, (second if first.instance and first.instance.running else first)
 
 
-def swap(deploy: DeployContext, image: str, commit: str | None) -> Switch:
+def swap(deploy: DeployContext, image: str, commit: str | None, slots: tuple[Slot, Slot] | None = None) -> Switch:
     """Bring `image` into rotation in the idle slot and retire the old one; SlotGateFailed leaves the old serving.
 
-    `commit` None (a rollback to an image of unknown commit) gates on the image and health only.
+    `commit` None (a rollback to an image of unknown commit) gates on the image and health only. `slots`
+    is what the caller has just read (`read_slots`), under the deploy lock; None reads them now.
     """
     params = deploy.params
-    old, new = choose(read_slots(deploy))
+    old, new = choose(slots or read_slots(deploy))
     deploy.account.note(f"zero-downtime swap: {old.name if old else 'no slot'} serves; the new version goes to "
                         f"slot {new.name} ({new.container} on port {new.port})")
     _set_state(deploy, new, "maint")
@@ -182,9 +182,8 @@ def _gate_on_slot(deploy: DeployContext, slot: Slot, image: str, commit: str | N
     waited = app.serving_wait.read(deploy.run, slot.container, image, health, params.replace_timeout, POLL_SECONDS,
                                    check=False, quiet=True, timeout=params.replace_timeout + 30)
     if not waited.serving:
-        last = " ".join(short_id(word) if word.startswith("sha256:") else word for word in waited.last.split())
         return False, (f"slot {slot.name} not serving the new version within {params.replace_timeout:.0f}s "
-                       f"(last seen: {last}; {health} must answer 200)")
+                       f"(last seen: {waited.last_seen}; {health} must answer 200)")
     if commit is not None:
         answer = _probe(deploy, app.version, version) or ""
         if answer != commit:

@@ -140,20 +140,21 @@ def preflight(deploy: DeployContext) -> StepOutcome:
                    else f"`df -Pk /` printed no row for / (need {params.min_free_disk_mb} MB)"))
     daemon = deploy.run(docker.daemon_version(), check=False, quiet=True)
     checks.append((daemon.ok, "docker daemon", "up" if daemon.ok else daemon.tail(2, "stderr")))
-    app_container = params.app_container
-    if params.zero_downtime:  # the slot users reach; none serving is reported, like a missing app below
+    admin_state = probe(deploy, containers.state, params.admin_container)
+    if params.zero_downtime:  # the slot users reach (running, by definition); none serving is reported below
         serving_slot = slots.serving_slot(deploy)
         app_container = serving_slot.container if serving_slot else f"{params.app_container}-<slot>"
-    states = {name: probe(deploy, containers.state, name) for name in (params.admin_container, app_container)}
-    checks.append((states[params.admin_container] is not None, f"container {params.admin_container}",
-                   states[params.admin_container] or "missing"))
+        app_state = ContainerState.RUNNING if serving_slot else None
+    else:
+        app_container = params.app_container
+        app_state = probe(deploy, containers.state, app_container)
+    checks.append((admin_state is not None, f"container {params.admin_container}", admin_state or "missing"))
     # A missing or crash-looping app is what a deploy (or its rollback) repairs: reported, never a refusal.
-    app_state = states[app_container]
     checks.append((True, f"container {app_container}",
                    app_state or ("no slot serves (step 7 starts one; its health gate decides)" if params.zero_downtime
                                  else "missing (the supervisor respawns it; step 7's health gate decides)")))
     target = None
-    if states[params.admin_container] == ContainerState.RUNNING:
+    if admin_state == ContainerState.RUNNING:
         # The four in one `docker exec`; the one whose output can be long comes last.
         changes_reading = Reading(checkout.changes)
         branch, head, target, changes = read_in_admin(
@@ -388,12 +389,13 @@ def replace_app_without_downtime(deploy: DeployContext, wanted: str) -> StepOutc
     if deploy.dry_run:
         slots.show_swap(deploy, params.image)
         return StepOutcome(StepStatus.DRY_RUN, "would swap slots behind haproxy")
-    current = slots.serving_slot(deploy)
+    pair = slots.read_slots(deploy)
+    current, _ = slots.choose(pair)
     if current and current.instance.image == wanted and http_ok(deploy, params.health_url):
         return StepOutcome(StepStatus.NO_OP, f"slot {current.name} already serves {short_id(wanted)}",
                            {"app_image": wanted})
     try:
-        switch = slots.swap(deploy, wanted, deploy.commit_after)
+        switch = slots.swap(deploy, wanted, deploy.commit_after, pair)
     except slots.SlotGateFailed as failure:
         roll_back_after_failed_slot_gate(deploy, failure)
     version = app.version.read(deploy.run, params.version_url, check=False) or ""
@@ -499,9 +501,6 @@ def restore_image_without_downtime(deploy: DeployContext, image_ref: str, restor
     params = deploy.params
     latest_before = image_id(deploy, params.image)
     deploy.run(docker.tag(image_ref, params.image), mutating=True)
-    if deploy.dry_run:
-        slots.show_swap(deploy, params.image)
-        return restored, 0.0
     try:
         slots.swap(deploy, restored, None)
     except slots.SlotGateFailed as failure:
@@ -533,23 +532,20 @@ SERVING_POLL_SECONDS = 0.02
 WAIT_GRACE_SECONDS = 30  # the wait's own command may take this much longer than the wait before it is cut
 
 
-def wait_until_serving(deploy: DeployContext, wanted_image: str, timeout: float, *, container: str | None = None,
-                       health_url: str | None = None) -> tuple[bool, float | str]:
+def wait_until_serving(deploy: DeployContext, wanted_image: str, timeout: float) -> tuple[bool, float | str]:
     """Wait on the host until the app runs `wanted_image` and answers health: (True, seconds) or (False, why).
 
     One command does the waiting there (`host.wait_for_app`), so the deploy notices the app within 20 ms
     of it answering, without a round trip per look. A crash loop shows as several containers started.
     """
-    container = container or deploy.params.app_container
-    waited = app.serving_wait.read(deploy.run, container, wanted_image, health_url or deploy.params.health_url,
+    waited = app.serving_wait.read(deploy.run, deploy.params.app_container, wanted_image, deploy.params.health_url,
                                    timeout, SERVING_POLL_SECONDS, check=False, quiet=True,
                                    timeout=timeout + WAIT_GRACE_SECONDS)
     if waited.serving:
         return True, waited.seconds
     if waited.containers_seen > 2:
         return False, f"crash-looping: {waited.containers_seen} containers started from the new image, none healthy"
-    last = " ".join(short_id(word) if word.startswith("sha256:") else word for word in waited.last.split())
-    return False, f"not healthy within {timeout:.0f}s (last seen: {last})"
+    return False, f"not healthy within {timeout:.0f}s (last seen: {waited.last_seen})"
 
 
 def prune_images(deploy: DeployContext) -> list[str]:
