@@ -54,6 +54,13 @@ class SandboxConfig:
         return f"blue:{self.app_port + 3} green:{self.app_port + 4}"
 
     @property
+    def app_containers(self) -> tuple[str, ...]:
+        """The app's containers in this mode: the supervisor's one, or the two zero-downtime slots."""
+        if not self.zero_downtime:
+            return (self.app_container,)
+        return tuple(f"{self.app_container}-{slot.split(':')[0]}" for slot in self.app_slots.split())
+
+    @property
     def mode(self) -> str:
         return "zero-downtime" if self.zero_downtime else "supervisor"
 

@@ -227,13 +227,6 @@ class SandboxHost:
         self.run_docker(docker_commands.run(self.config.image, name=name, labels=self._labels,
                                              volumes=[self._origin_volume], command=["sleep", "infinity"]))
 
-    @property
-    def app_containers(self) -> tuple[str, ...]:
-        """The app's containers in this sandbox's mode: the supervisor's one, or the two zero-downtime slots."""
-        if not self.config.zero_downtime:
-            return (self.config.app_container,)
-        return tuple(f"{self.config.app_container}-{slot.split(':')[0]}" for slot in self.config.app_slots.split())
-
     def _droplet_mode(self) -> str | None:
         answer = run_local([self.docker, "inspect", "--type", "container", "--format",
                             '{{index .Config.Labels "' + MODE_LABEL + '"}}', self.config.droplet_container],
@@ -268,7 +261,7 @@ class SandboxHost:
 
     def _remove_other_mode_apps(self) -> None:
         """Switching modes (the droplet is gone, so no supervisor respawns anything): the other mode's app goes."""
-        other = SandboxHost(dataclasses.replace(self.config, zero_downtime=not self.config.zero_downtime), self.log)
+        other = dataclasses.replace(self.config, zero_downtime=not self.config.zero_downtime)
         for container in other.app_containers:
             self.run_docker(docker_commands.remove_container(container), check=False)
 
@@ -297,7 +290,7 @@ class SandboxHost:
             facts["origin_head"] = None
         containers = {}
         reachable = self._existing_engine()
-        for name in (self.config.droplet_container, self.config.admin_container, *self.app_containers):
+        for name in (self.config.droplet_container, self.config.admin_container, *self.config.app_containers):
             state = droplet.container_state(self.docker, reachable.env, name) if reachable else None
             containers[name] = state.value if state else None  # plain words: `status` prints this dict
         facts["containers"] = containers
@@ -307,7 +300,7 @@ class SandboxHost:
         facts["serving_version"] = app_facts.version.value(version, ok=version_code == 200)
         facts["up"] = facts["healthy"] and all(containers[name] == "running" for name in
                                                (self.config.droplet_container, self.config.admin_container)) \
-            and any(containers[name] == "running" for name in self.app_containers)
+            and any(containers[name] == "running" for name in self.config.app_containers)
         return facts
 
     def _existing_engine(self) -> engine.Engine | None:
@@ -343,8 +336,7 @@ class SandboxHost:
         # The droplet first: its supervisor would respawn the app. Slot containers a deploy started carry no
         # sandbox label: they go by name.
         run("rm", "--force", self.config.droplet_container)
-        zero_downtime = SandboxHost(dataclasses.replace(self.config, zero_downtime=True), self.log)
-        run("rm", "--force", *zero_downtime.app_containers)
+        run("rm", "--force", *dataclasses.replace(self.config, zero_downtime=True).app_containers)
         names = droplet.read_fact(self.docker, reachable.env, container_facts.ids_matching, label_filter,
                                   timeout=120)
         if names:
