@@ -16,12 +16,14 @@ Nothing depends on the wording of the line the operator reads.
 from __future__ import annotations
 
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from hermes_ops import paths
 from hermes_ops.console.detect import in_jupyter_server
 from hermes_ops.records import store as records
+
+if TYPE_CHECKING:
+    import nbformat
 
 METADATA_KEY = "hermes_ops"
 
@@ -42,7 +44,7 @@ def announce_run(run_id: str, text: str) -> None:
     publish_display_data({"text/plain": line}, metadata={METADATA_KEY: {"run_id": run_id}})
 
 
-def run_id_of(notebook: nbformat.NotebookNode) -> str | None:
+def run_id_of(notebook: "nbformat.NotebookNode") -> str | None:
     """The run id an `announce_run` output in `notebook` carries (the last one, if the cell ran twice)."""
     found = None
     for cell in notebook.get("cells", []):
@@ -61,6 +63,8 @@ def copy_to_records(model, os_path, contents_manager=None, records_dir: Path | N
     """
     if model.get("type") != "notebook":
         return None
+    import nbformat  # here, in the server: the kernel imports this module for `announce_run` alone
+
     try:
         notebook = nbformat.read(os_path, as_version=4)
     except Exception:  # unreadable or not a notebook nbformat accepts: nothing to file, and the save must not fail

@@ -22,11 +22,13 @@ import copy
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from hermes_ops.secrets import Redactor, mask, mask_data
 from hermes_ops.ssh.capture import BoundedCapture
+
+if TYPE_CHECKING:
+    import nbformat  # imported by the merge alone: the kernel captures outputs long before (or without) one
 
 STREAM_HEAD_BYTES = 32 * 1024
 STREAM_TAIL_BYTES = 32 * 1024
@@ -149,8 +151,8 @@ def _same_source(one: str, other: str) -> bool:
     return one.strip() == other.strip()
 
 
-def merge(runbook: nbformat.NotebookNode, executions: Sequence[Execution], *, first: int = 0
-          ) -> nbformat.NotebookNode:
+def merge(runbook: "nbformat.NotebookNode", executions: Sequence[Execution], *, first: int = 0
+          ) -> "nbformat.NotebookNode":
     """The executed notebook: `runbook`'s cells with the outputs of `executions` (oldest first).
 
     A run's executions are `executions[first:]` (from the cell that started the run); of the ones
@@ -160,6 +162,8 @@ def merge(runbook: nbformat.NotebookNode, executions: Sequence[Execution], *, fi
     cell wins. One that matches no cell (a cell the operator added) follows the cell run before it.
     The runbook is not changed.
     """
+    import nbformat
+
     notebook = copy.deepcopy(runbook)
     cells = notebook.cells
     for cell in cells:
@@ -218,7 +222,9 @@ def merge(runbook: nbformat.NotebookNode, executions: Sequence[Execution], *, fi
     return notebook
 
 
-def _new_cell(execution: Execution, tags: list[str] | None = None) -> nbformat.NotebookNode:
+def _new_cell(execution: Execution, tags: list[str] | None = None) -> "nbformat.NotebookNode":
+    import nbformat
+
     cell = nbformat.v4.new_code_cell(source=mask(execution.source), execution_count=execution.execution_count)
     if tags:
         cell.metadata["tags"] = tags

@@ -42,14 +42,16 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from hermes_ops.errors import ConfigError
 from hermes_ops.local_files import replace_atomically
 from hermes_ops.records import store
 from hermes_ops.records.executed_cells import Execution, merge
 from hermes_ops.runbook.record import Record
+
+if TYPE_CHECKING:
+    import nbformat  # imported where a notebook is read or written: a run its caller archives never needs it
 
 CALLER_ARCHIVES_ENV = "HERMES_OPS_CALLER_ARCHIVES"
 MAX_EXECUTIONS = 1000  # a JupyterLab kernel may live long: keep the newest cells only
@@ -209,7 +211,7 @@ class KernelCapture:
         with self._lock:
             return self.dropped + len(self.executions) - 1
 
-    def merged(self, runbook: nbformat.NotebookNode, since: int) -> nbformat.NotebookNode:
+    def merged(self, runbook: "nbformat.NotebookNode", since: int) -> "nbformat.NotebookNode":
         """`executed_cells.merge` of the executions from the mark `since` (all kept, if it was forgotten),
         read while no output is being added."""
         with self._lock:
@@ -244,7 +246,9 @@ class RunNotebook:
         self._created = False
         self._lock = threading.Lock()
 
-    def notebook(self) -> nbformat.NotebookNode:
+    def notebook(self) -> "nbformat.NotebookNode":
+        import nbformat
+
         notebook = self.capture.merged(nbformat.read(runbook_notebook(self.kind), as_version=4), self.first)
         notebook.metadata.pop("papermill", None)
         notebook.metadata.pop("widgets", None)
@@ -260,6 +264,8 @@ class RunNotebook:
             if self.archived is not None or not (self.records_dir / f"{self.run_id}.json").exists():
                 return
             try:
+                import nbformat
+
                 text = nbformat.writes(self.notebook())
                 if not self._created:
                     with open(self.path, "x", encoding="utf-8") as file:
@@ -297,6 +303,8 @@ class RunNotebook:
 def write_unexecuted(record: Record, path: Path) -> bool:
     """For a run that ended with no notebook at all (its process killed before any was saved): the runbook
     as shipped, no outputs, headed by a note, written exclusively to `path`. False if it cannot be."""
+    import nbformat
+
     try:
         notebook = merge(nbformat.read(runbook_notebook(record.kind or "deploy"), as_version=4), [])
         notebook.metadata.pop("widgets", None)
