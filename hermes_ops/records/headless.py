@@ -109,11 +109,11 @@ _RECORD_WRITER = _RecordNotebookWriter()
 
 
 def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None = None,
-            runbook: Runbook = RUNBOOKS["deploy.ipynb"]) -> tuple[dict, Path]:
-    """The validated parameters and the records directory, before any kernel starts or host is touched.
+            runbook: Runbook = RUNBOOKS["deploy.ipynb"], run_id: str | None = None) -> tuple[dict, Path]:
+    """The validated parameters and the records directory, before any cell runs or host is touched.
 
     A runbook other than the deploy's takes only the names it declares from the parameters (a deploy
-    parameters file serves it too).
+    parameters file serves it too). `run_id`: the run's new id, if the caller made it already.
     """
     parameters = runbook.parameters_class()
     values = load_parameters(params_file, overrides, parameters)
@@ -125,7 +125,7 @@ def prepare(params_file: Path | None, overrides=(), *, records_dir: Path | None 
     records_dir = Path(records_dir or values.get("records_dir") or paths.default_records_dir()).absolute()
     check_records_dir(records_dir)
     values.update(_anchored_paths(values))
-    values.update(records_dir=str(records_dir), run_id=new_run_id())
+    values.update(records_dir=str(records_dir), run_id=run_id or new_run_id())
     if parameters is not DeployParameters:
         parameters(**values).resolved()
         return values, records_dir
@@ -191,33 +191,29 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
         RecordWriteError: no record can be started or archived in `records_dir`.
     """
     runbook = RUNBOOKS[notebook]
-    values, records_dir = prepare(params_file, overrides, records_dir=records_dir, runbook=runbook)
-    run_id = values["run_id"]
-    records_dir.mkdir(parents=True, exist_ok=True)
-    executed = store.running_notebook(records_dir, run_id)
-    try:
-        executed.open("x").close()  # ours from now on; never someone else's file
-    except OSError as error:
-        raise store.RecordWriteError(f"cannot start a record in {records_dir}: {error}", step="records",
-                                     host="this machine", hint="free space or fix permissions there; "
-                                     "nothing was run") from None
-    # What the record says if the notebook never got as far as its own journal (a refused parameter).
-    fallback = Record(run_id=run_id, kind=runbook.kind, started_at=utc_now().isoformat(), outcome=Outcome.FAILED,
-                      operator=values.get("operator"), parameters=values)
-    uploads: list = []
-
-    def archive() -> Path:
-        """The record on this machine, and (while its HTML renders) on the host."""
-        return store.archive(records_dir, run_id, executed, fallback=fallback, alongside=lambda summary: uploads.append(
-            _archive_on_host(runbook, values, records_dir, summary, stream)))
-
+    run_id = new_run_id()
     kernel_idle = False  # it ran every cell, or stopped at a failed one: the run has ended, the kernel only waits
+    archive = None  # from the moment the run has a record to archive
     try:
         with _termination_reaches_the_kernel(), _caller_archives(run_id), kernels.socket_folder() as sockets:
             runbooks = paths.runbooks_dir()
-            kernel = None
+            # It boots (~0.5 s) while the parameters are checked and papermill loads; refused parameters
+            # kill it unused, and nothing else has happened then.
+            kernel, kernel_failed = None, None
             try:
-                kernel = RunbookKernel(kernels.kernel_config(sockets), cwd=runbooks)  # boots while papermill loads
+                kernel = RunbookKernel(kernels.kernel_config(sockets), cwd=runbooks)
+            except Exception as error:  # raised once the run has a record to say so in
+                kernel_failed = error
+            try:
+                values, records_dir, archive, fallback, executed, uploads = _start_record(
+                    runbook, run_id, params_file, overrides, records_dir, stream)
+            except BaseException:
+                if kernel is not None:
+                    kernel.kill()
+                raise
+            try:
+                if kernel_failed is not None:
+                    raise kernel_failed
                 import papermill
                 from papermill.exceptions import PapermillExecutionError
 
@@ -243,11 +239,37 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
                 elif kernel is not None:  # it may still be ending the run (an interrupt): it ends first, as ever
                     kernel.stop()
     finally:
-        if not kernel_idle:
+        if not kernel_idle and archive is not None:
             notebook_path = archive()
     archived = store.load_record(notebook_path.with_suffix(".json"))
     return HeadlessRun(notebook_path, archived.outcome if archived else Outcome.FAILED, notebook,
                        _RECORD_WRITER.errors.pop(str(executed), None), archived, uploads[0] if uploads else None)
+
+
+def _start_record(runbook: Runbook, run_id: str, params_file: Path | None, overrides, records_dir: Path | None,
+                  stream):
+    """The checked parameters, the records folder, and the run's record begun: its running notebook (ours,
+    created exclusively), what the record says if the notebook never records itself, and `archive()`."""
+    values, records_dir = prepare(params_file, overrides, records_dir=records_dir, runbook=runbook, run_id=run_id)
+    records_dir.mkdir(parents=True, exist_ok=True)
+    executed = store.running_notebook(records_dir, run_id)
+    try:
+        executed.open("x").close()  # ours from now on; never someone else's file
+    except OSError as error:
+        raise store.RecordWriteError(f"cannot start a record in {records_dir}: {error}", step="records",
+                                     host="this machine", hint="free space or fix permissions there; "
+                                     "nothing was run") from None
+    # What the record says if the notebook never got as far as its own journal (a refused parameter).
+    fallback = Record(run_id=run_id, kind=runbook.kind, started_at=utc_now().isoformat(), outcome=Outcome.FAILED,
+                      operator=values.get("operator"), parameters=values)
+    uploads: list = []
+
+    def archive() -> Path:
+        """The record on this machine, and (while its HTML renders) on the host."""
+        return store.archive(records_dir, run_id, executed, fallback=fallback, alongside=lambda summary: uploads.append(
+            _archive_on_host(runbook, values, records_dir, summary, stream)))
+
+    return values, records_dir, archive, fallback, executed, uploads
 
 
 class _FirstOutput:
@@ -315,6 +337,14 @@ class RunbookKernel:
                     self._run(self.manager.shutdown_kernel)(now=False)
         finally:
             self._run(self.manager.cleanup_resources)()
+            for client in self.clients:
+                client.stop_channels()
+
+    def kill(self) -> None:
+        """Kill a kernel the run turned out not to need (refused parameters), without waiting for it to boot."""
+        try:
+            self._run(self.manager.shutdown_kernel)(now=True)
+        finally:
             for client in self.clients:
                 client.stop_channels()
 

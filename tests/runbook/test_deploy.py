@@ -99,6 +99,7 @@ HOSTILE = [
 @pytest.mark.parametrize(("name", "value"), HOSTILE)
 def test_hostile_parameters_never_reach_the_host(sandbox_host, sandbox, tmp_path, name, value):
     """The "host" is a listener of our own: had anything tried to connect, it would have seen it."""
+    kernels_before = _kernel_processes()
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -109,9 +110,16 @@ def test_hostile_parameters_never_reach_the_host(sandbox_host, sandbox, tmp_path
             listener.accept()
     assert cli.returncode == 2, "refused before connecting"
     assert f"parameter {name}=" in cli.stderr and "nothing was run" in cli.stderr
-    assert not list(tmp_path.iterdir()), "no kernel ran, no record of a run that never started"
+    assert not list(tmp_path.iterdir()), "no record of a run that never started"
+    assert not _kernel_processes() - kernels_before, "the kernel that booted while the parameters were checked is gone"
     assert droplet_docker(sandbox_host, "exec", sandbox_host.config.droplet_container,
                           "sh", "-c", "ls /tmp/pwned 2>/dev/null || echo absent") == "absent"
+
+
+def _kernel_processes() -> set[str]:
+    """The pids of the ipykernel processes running on this machine."""
+    found = subprocess.run(["pgrep", "-f", "ipykernel_launcher"], capture_output=True, text=True)
+    return set(found.stdout.split())
 
 
 def test_plain_papermill_produces_the_same_notebook_record(deployable, sandbox, tmp_path):
