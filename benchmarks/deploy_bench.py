@@ -8,8 +8,13 @@ Interleaved, each deploy with a fresh commit on the sandbox's origin:
     tag previous/latest, remove the app, poll until health answers and /version is the new commit;
 (c) a python3 kernel started (until ready) and stopped with jupyter_client, as papermill does;
 (d) `hermes-ops deploy` again, in a process that times its events where the code does them (heavy imports,
-    papermill, the kernel's start, readiness and shutdown, the record's writing): the breakdown.
-Goal (issue 14): (a) <= 1.2 x (b) + (c), and no step spending more than 100 ms beyond its commands.
+    papermill, the kernel's start, readiness and shutdown, the record's writing): the breakdown;
+(e) the floor: the architecture's fixed cost with no work in it, in a fresh process (`--floor-child NOTEBOOK
+    OUTPUT PARAMETERS`): `import hermes_ops`, the kernel started as a deploy starts it, papermill on a notebook
+    with as many code cells as the deploy's (its parameters cell, then `pass`), the kernel stopped;
+(f) the deploy's own commands: the durations of every command in the records of (a) and (d), summed.
+Goal (issue 14): (a) <= 1.2 x (b) + (c), and no step spending more than 100 ms beyond its commands; the slack
+it leaves, 0.2 x (b), is set against the floor's own overhead (e) - (c).
 Also: the record's cost (time and bytes of each file), and import times (`python -X importtime`).
 
 Prints the report (markdown) and writes it with its JSON to benchmarks/results/. Measures; asserts nothing.
@@ -98,6 +103,91 @@ def kernel_start() -> dict:
     return {"wall": ready, "shutdown": stopped, "ok": True}
 
 
+# -- (e) the floor: the architecture's fixed cost, with no work in it -------------------------------------------
+FLOOR_MARK = "floor-phases: "  # the line the floor child prints its phases on
+
+
+def floor_files(folder: Path) -> tuple[Path, Path, Path]:
+    """The floor's notebook, its output and its parameters (JSON), written once into `folder`.
+
+    As many code cells as the deploy's runbook, the first its parameters cell (the deploy's, verbatim), the rest
+    `pass`; the parameters: a deploy's names with their defaults (papermill injects a cell of the same size).
+    """
+    import dataclasses
+    import json
+
+    import nbformat
+
+    from hermes_ops import paths
+    from hermes_ops.params import DeployParameters
+
+    deploy = nbformat.read(paths.runbooks_dir() / "deploy.ipynb", as_version=4)
+    code = [cell for cell in deploy.cells if cell.cell_type == "code"]
+    first = next(cell for cell in code if "parameters" in cell.metadata.get("tags", []))
+    floor = nbformat.v4.new_notebook(metadata={"kernelspec": deploy.metadata.kernelspec})
+    floor.cells = [nbformat.v4.new_code_cell(first.source, metadata={"tags": ["parameters"]})]
+    floor.cells += [nbformat.v4.new_code_cell("pass") for _ in code[1:]]
+    notebook, output, parameters = folder / "floor.ipynb", folder / "floor-output.ipynb", folder / "floor.json"
+    nbformat.write(floor, notebook)
+    values = {field.name: field.default for field in dataclasses.fields(DeployParameters)}
+    values.update(records_dir=str(folder), run_id="20260101T000000Z_floor_000000000000")
+    parameters.write_text(json.dumps(values))
+    return notebook, output, parameters
+
+
+def floor_run(files: tuple[Path, Path, Path]) -> dict:
+    """(e): `floor_child` in a fresh interpreter, as (a) runs the CLI: wall time to exit, and its phases."""
+    run = common.run_process([common.PYTHON, __file__, "--floor-child", *map(str, files)])
+    return {"wall": run.wall, "ok": run.ok, "exit_code": run.exit_code, "phases": floor_phases(run.output_tail),
+            "error": None if run.ok else run.output_tail[-1500:]}
+
+
+def floor_phases(output: str) -> dict:
+    import json
+
+    for line in reversed(output.splitlines()):
+        if line.startswith(FLOOR_MARK):
+            return json.loads(line[len(FLOOR_MARK):])
+    return {}
+
+
+def floor_child(notebook: str, output: str, parameters_file: str) -> int:
+    """What `headless.run_runbook` does minus everything of ours: the kernel started as it starts it (booting
+    while papermill loads), papermill on `notebook`, the idle kernel stopped. Prints its phases' seconds.
+
+    `hermes_ops.records.headless` is imported only for `RunbookKernel`; its import is timed apart.
+    """
+    phases: dict[str, float] = {}
+    lap = [time.perf_counter()]
+
+    def done(phase: str) -> None:
+        now = time.perf_counter()
+        phases[phase], lap[0] = now - lap[0], now
+
+    import hermes_ops  # noqa: F401  (its speedups, as in every run)
+    done("import hermes_ops")
+    from hermes_ops.records import headless, kernels
+    done("import hermes_ops.records.headless (ours)")
+    import json
+
+    parameters = json.loads(Path(parameters_file).read_text())
+    folder = Path(notebook).parent
+    with kernels.socket_folder() as sockets:
+        kernel = headless.RunbookKernel(kernels.kernel_config(sockets), cwd=folder)
+        done("kernel start (launch)")
+        try:
+            import papermill
+            done("import papermill")
+            papermill.execute_notebook(notebook, output, parameters=parameters, cwd=str(folder),
+                                       kernel_name="python3", progress_bar=False, km=kernel.manager)
+            done("papermill.execute_notebook")
+        finally:
+            kernel.stop(idle=True)
+    done("kernel stop")
+    print(FLOOR_MARK + json.dumps(phases), flush=True)
+    return 0
+
+
 # -- (a) and (d): hermes-ops deploy, plain and timed ----------------------------------------------------------
 def cli_argv(kind: str, sandbox: common.Sandbox, records_dir: Path, overrides=()) -> list[str]:
     return [kind, "-f", str(sandbox.params_file), "--records-dir", str(records_dir), *common.REASON, *overrides]
@@ -107,8 +197,9 @@ def cli_deploy(sandbox: common.Sandbox, records_dir: Path, *, fault: str | None 
     """(a): `hermes-ops deploy` as an operator runs it, after a new commit."""
     sandbox.commit(fault)
     run = common.run_process([common.HERMES_OPS, *cli_argv("deploy", sandbox, records_dir)])
+    record = common.load_json(run.record.with_suffix(".json")) if run.record else None
     return {"wall": run.wall, "ok": run.ok, "exit_code": run.exit_code, "record": str(run.record or ""),
-            "error": None if run.ok else run.output_tail[-1500:]}
+            "commands": commands_seconds(record), "error": None if run.ok else run.output_tail[-1500:]}
 
 
 def timed_deploy(sandbox: common.Sandbox, records_dir: Path, *, kind: str = "deploy", fault: str | None = None,
@@ -135,7 +226,8 @@ def timed_deploy(sandbox: common.Sandbox, records_dir: Path, *, kind: str = "dep
     return {"wall": run.wall, "ok": run.ok, "exit_code": run.exit_code, "record": str(run.record or ""),
             "outcome": (record or {}).get("outcome"), "error": None if run.ok else run.output_tail[-1500:],
             "timeline": timeline(spans, launched, run.wall), "stages": stages(spans, launched, run.wall),
-            "cells": cells(notebook), "steps": steps(record), "record_bytes": common.record_files(run.record),
+            "cells": cells(notebook), "steps": steps(record), "commands": commands_seconds(record),
+            "record_bytes": common.record_files(run.record),
             "record_duration": (record or {}).get("duration"), "not_timed": timings.get("not_timed", []),
             "peak_rss_kib": {**run.peak_rss_kib, "cli_self": timings.get("maxrss_self_kib")}}
 
@@ -337,6 +429,13 @@ def steps(record: dict | None) -> list[dict]:
     return found
 
 
+def commands_seconds(record: dict | None) -> float | None:
+    """(f): the time a run spent in its remote commands, every step's commands' durations summed."""
+    if not record:
+        return None
+    return sum(command.get("duration") or 0 for step in record.get("steps", []) for command in step.get("commands", []))
+
+
 # -- import times --------------------------------------------------------------------------------------------
 IMPORT_PROBES = (
     ("python -c pass (the interpreter alone)", ["-c", "pass"]),
@@ -388,19 +487,27 @@ def parse_importtime(stderr: str) -> list[tuple[str, float, float, int]]:
 # -- the measurement ---------------------------------------------------------------------------------------------
 def measure(sandbox: common.Sandbox, records_dir: Path, rounds: int, *, import_repeats: int = 3,
             poll: float = RAW_POLL_SECONDS) -> dict:
-    """`rounds` of (a), (b), (c), (d), interleaved (the order rotates each round), after one warm-up deploy."""
-    runs: dict[str, list[dict]] = {"cli": [], "raw": [], "kernel": [], "timed": []}
-    kinds = {"cli": lambda: cli_deploy(sandbox, records_dir), "raw": lambda: raw_deploy(sandbox, poll),
-             "kernel": kernel_start, "timed": lambda: timed_deploy(sandbox, records_dir)}
+    """`rounds` of (a), (b), (c), (d), (e), interleaved (the order rotates each round), after one warm-up deploy.
+
+    (f) is read from the records of (a) and (d).
+    """
+    import tempfile
+
+    runs: dict[str, list[dict]] = {"cli": [], "raw": [], "kernel": [], "timed": [], "floor": []}
     log("deploy: warm-up deploy")
     warm_up = cli_deploy(sandbox, records_dir)
-    order = list(kinds)
-    for number in range(rounds):
-        for kind in order[number % len(order):] + order[:number % len(order)]:
-            result = kinds[kind]()
-            runs[kind].append(result)
-            log(f"deploy: round {number + 1}/{rounds} {kind}: {result['wall']:.2f} s"
-                + ("" if result["ok"] else " FAILED"))
+    with tempfile.TemporaryDirectory(prefix="hermes-bench-floor-") as floor_folder:
+        floor = floor_files(Path(floor_folder))
+        kinds = {"cli": lambda: cli_deploy(sandbox, records_dir), "raw": lambda: raw_deploy(sandbox, poll),
+                 "kernel": kernel_start, "timed": lambda: timed_deploy(sandbox, records_dir),
+                 "floor": lambda: floor_run(floor)}
+        order = list(kinds)
+        for number in range(rounds):
+            for kind in order[number % len(order):] + order[:number % len(order)]:
+                result = kinds[kind]()
+                runs[kind].append(result)
+                log(f"deploy: round {number + 1}/{rounds} {kind}: {result['wall']:.2f} s"
+                    + ("" if result["ok"] else " FAILED"))
     log("deploy: import times")
     return summarize(runs, import_times(import_repeats), warm_up, poll)
 
@@ -444,6 +551,7 @@ def summarize(runs: dict, imports: list[dict], warm_up: dict, poll: float) -> di
         "goal": {"budget": budget, "met": cli is not None and budget is not None and cli <= budget,
                  "ratio_cli_to_budget": common.ratio(cli, budget), "rule": "cli <= 1.2 * raw + kernel start"},
         "record_duration": common.median(run["record_duration"] for run in timed),
+        "floor": architecture_floor(medians, ok),
         "timeline": dict(sorted(events.items(), key=lambda item: (item[1]["start"] is None, item[1]["start"] or 0))),
         "stages": {name: common.median(run["stages"].get(name) for run in timed) for name in stage_names},
         "steps": step_rows,
@@ -455,6 +563,33 @@ def summarize(runs: dict, imports: list[dict], warm_up: dict, poll: float) -> di
         "failure_samples": [run["error"] for found in runs.values() for run in found if run.get("error")][:3],
         "warm_up_ok": warm_up["ok"],
         "runs": runs,
+    }
+
+
+def architecture_floor(medians: dict, ok: dict) -> dict:
+    """(e) and (f) against the goal: the slack it leaves over the raw script and a kernel start (0.2 × (b)), what
+    the floor alone takes of it ((e) − (c)), and what the tool adds beyond its own commands and one kernel start."""
+    cli, raw, kernel, floor = (medians.get(kind) for kind in ("cli", "raw", "kernel", "floor"))
+    own = {kind: common.median(run.get("commands") for run in ok[kind]) for kind in ("cli", "timed")}
+    commands = own["cli"] if own["cli"] is not None else own["timed"]
+    known = lambda *values: all(value is not None for value in values)  # noqa: E731
+    slack = 0.2 * raw if known(raw) else None
+    floor_overhead = floor - kernel if known(floor, kernel) else None
+    budget = 1.2 * commands + kernel if known(commands, kernel) else None
+    phase_names = list(dict.fromkeys(name for run in ok["floor"] for name in run.get("phases", {})))
+    return {
+        "floor": floor,
+        "floor_phases": {name: common.median(run["phases"].get(name) for run in ok["floor"]) for name in phase_names},
+        "own_commands": own,
+        "own_commands_of": "cli" if own["cli"] is not None else "timed",
+        "slack": slack,
+        "floor_overhead": floor_overhead,
+        "floor_exceeds_slack": floor_overhead > slack if known(floor_overhead, slack) else None,
+        "tool_beyond_commands_and_kernel": cli - commands - kernel if known(cli, commands, kernel) else None,
+        "tool_beyond_commands_and_floor": cli - commands - floor if known(cli, commands, floor) else None,
+        "goal_against_commands": {"budget": budget, "met": cli <= budget if known(cli, budget) else None,
+                                  "ratio_cli_to_budget": common.ratio(cli, budget),
+                                  "rule": "cli <= 1.2 * own commands + kernel start"},
     }
 
 
@@ -527,11 +662,12 @@ def markdown(result: dict, *, with_record_cost: bool = True) -> str:
                   f"{count['timed']} ({result['failures']['timed']})", common.times(common.ratio(medians["timed"], raw))],
                  ["the runbook's own `duration` (in the kernel)", common.seconds(result["record_duration"]), "",
                   common.times(common.ratio(result["record_duration"], raw))],
+                 *floor_rows(result, count, raw),
              ]), "",
              f"Goal (a) ≤ 1.2 × (b) + (c) = {common.seconds(goal['budget'])}: "
              f"**{'met' if goal['met'] else 'not met'}** ((a) is {common.times(goal['ratio_cli_to_budget'])} "
              f"the budget). The raw script polls every {result['raw_poll_seconds']} s; kernel shutdown "
-             f"{common.seconds(result['kernel_shutdown'])}.", ""]
+             f"{common.seconds(result['kernel_shutdown'])}.", "", *floor_paragraphs(result)]
     if result.get("not_timed"):
         lines += ["Not timed (this checkout has no such function): " + ", ".join(result["not_timed"]) + ".", ""]
     if any(result["failures"].values()):
@@ -581,6 +717,46 @@ def markdown(result: dict, *, with_record_cost: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
+def floor_rows(result: dict, count: dict, raw: float | None) -> list[list]:
+    """The table's rows for (e), and (f) from the records of (a) and of (d)."""
+    floor, failures = result["floor"], result["failures"]
+    rows = [["(e) the floor: fresh Python, `import hermes_ops`, kernel start, papermill on as many `pass` cells, "
+             "kernel stop", common.seconds(floor["floor"]), f"{count['floor']} ({failures['floor']})",
+             common.times(common.ratio(floor["floor"], raw))]]
+    for kind, name in (("cli", "(a)"), ("timed", "(d)")):
+        own = floor["own_commands"][kind]
+        rows.append([f"(f) its own commands: the command durations in {name}'s records, summed",
+                     common.seconds(own), str(len([run for run in result["runs"][kind] if run.get("commands") is not None])),
+                     common.times(common.ratio(own, raw))])
+    return rows
+
+
+def floor_paragraphs(result: dict) -> list[str]:
+    """What the goal leaves for the tool once the floor is paid, and the goal read against the deploy's commands."""
+    floor, medians = result["floor"], result["medians"]
+    seconds = common.seconds
+    own = floor["own_commands"][floor["own_commands_of"]]
+    name = "(a)" if floor["own_commands_of"] == "cli" else "(d)"
+    exceeds = floor["floor_exceeds_slack"]
+    verdict = ("–" if exceeds is None else "**the floor alone already exceeds the slack**" if exceeds
+               else "**the floor alone does not exceed the slack**")
+    phases = ", ".join(f"{phase} {common.milliseconds(value)}" for phase, value in floor["floor_phases"].items())
+    against = floor["goal_against_commands"]
+    return [
+        f"**What the goal leaves for the tool.** Slack = 1.2 × (b) + (c) − (b) − (c) = 0.2 × (b) = "
+        f"{seconds(floor['slack'])}. The floor's own overhead, (e) − (c) = {seconds(floor['floor'])} − "
+        f"{seconds(medians['kernel'])} = {seconds(floor['floor_overhead'])}: {verdict} "
+        f"({common.times(common.ratio(floor['floor_overhead'], floor['slack']))} it). (a) − (f) − (c) = "
+        f"{seconds(medians['cli'])} − {seconds(own)} − {seconds(medians['kernel'])} = "
+        f"{seconds(floor['tool_beyond_commands_and_kernel'])}: what the tool adds beyond its commands and one "
+        f"kernel start ((f) from {name}'s records); of it, (a) − (f) − (e) = "
+        f"{seconds(floor['tool_beyond_commands_and_floor'])} is beyond the floor too.", "",
+        f"(e) inside its process (medians; the interpreter's start and exit are the rest): {phases or '–'}.", "",
+        f"Read against the deploy's own commands: (a) ≤ 1.2 × (f) + (c) = {seconds(against['budget'])}? "
+        f"**{'–' if against['met'] is None else 'met' if against['met'] else 'not met'}** ((a) is "
+        f"{common.times(against['ratio_cli_to_budget'])} that).", ""]
+
+
 def log(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
@@ -613,4 +789,6 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--timed-child"]:
         sys.exit(timed_child(sys.argv[2:]))
+    if sys.argv[1:2] == ["--floor-child"]:
+        sys.exit(floor_child(*sys.argv[2:5]))
     sys.exit(main())
