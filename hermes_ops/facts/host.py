@@ -1,4 +1,4 @@
-"""Facts about the host itself: what it calls itself, and which Docker engine answers there."""
+"""Facts about the host itself: what it calls itself, and which Docker engine answers there (and whether)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,5 @@ def parse_docker_version(output: str) -> str:
 
 hostname = Fact("hostname", host_commands.hostname, parse_hostname, when_failed="")
 docker_version = Fact("docker server version", docker.server_version, parse_docker_version, when_failed="")
+# `docker info`: the daemon itself answering (None when it does not; its stderr says why).
+docker_daemon = Fact("docker daemon", docker.daemon_version, parse_docker_version)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from hermes_ops.facts import app
+from hermes_ops.facts.batch import Answer, Reading, together
 from hermes_ops.facts.checkout import COMMIT
 from hermes_ops.facts.images import short_id
 from hermes_ops.runbook import slots
@@ -49,15 +50,22 @@ class Serving:
 
 def read(deploy: DeployContext) -> Serving:
     """Read-only probes through the deploy's journaled runner (quiet: they are facts, not actions)."""
+    return read_with(deploy)[0]
+
+
+def read_with(deploy: DeployContext, *also: Reading) -> tuple[Serving, tuple[Answer, ...]]:
+    """What serves, and the answers of `also` (other read-only facts), read in one command on the host."""
     name = deploy.params.app_container
     if deploy.params.zero_downtime:  # whichever slot haproxy sends users to
         slot = slots.serving_slot(deploy)
         name = slot.container if slot else None
-    container = app.container.read(deploy.run, name, check=False, quiet=True) if name else None
-    status = app.health.read(deploy.run, deploy.params.health_url, check=False, quiet=True)
-    version = app.version.read(deploy.run, deploy.params.version_url, check=False, quiet=True)
-    return Serving(image=container.image if container else None,
-                   running=container.running if container else False,
-                   label_commit=container.label_commit if container else None,
-                   version=version[:VERSION_LIMIT] if version else None, healthy=status == 200)
-
+    probes = [Reading(app.container, (name,))] if name else []
+    probes += [Reading(app.health, (deploy.params.health_url,)), Reading(app.version, (deploy.params.version_url,))]
+    answers = together(*probes, *also).read(deploy.run, check=False, quiet=True)
+    container = answers[0].value if name else None
+    status, version = (answer.value for answer in answers[len(probes) - 2:len(probes)])
+    return (Serving(image=container.image if container else None,
+                    running=container.running if container else False,
+                    label_commit=container.label_commit if container else None,
+                    version=version[:VERSION_LIMIT] if version else None, healthy=status == 200),
+            answers[len(probes):])

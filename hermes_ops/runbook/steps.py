@@ -19,7 +19,7 @@ from hermes_ops.facts import Fact, app, checkout, containers, disk, images
 from hermes_ops.facts import builds as build_facts
 from hermes_ops.facts import host as host_facts
 from hermes_ops.facts import lock as lock_facts
-from hermes_ops.facts.batch import Answer, Reading, together
+from hermes_ops.facts.batch import Answer, Reading, in_container, together
 from hermes_ops.facts.containers import ContainerState
 from hermes_ops.facts.images import COMMIT_LABEL, short_id
 from hermes_ops.runbook import serving, slots
@@ -107,15 +107,18 @@ def connect(deploy: DeployContext) -> StepOutcome:
     deploy.open_connection()
     host_key = deploy.runner.host_key_fingerprint
     deploy.account.fact("host key", f"{host_key} (matches {display_path(deploy.params.known_hosts)})")
-    hostname = host_facts.hostname.read(deploy.run)
+    # Who the host says it is, its docker, the image and what serves: one command, all read-only.
+    hostname_reading, server_reading = Reading(host_facts.hostname), Reading(host_facts.docker_version)
+    now, (hostname, server, image_before) = serving.read_with(
+        deploy, hostname_reading, server_reading, Reading(images.image_id, (deploy.params.image,)))
+    hostname = checked_value(deploy, hostname_reading, hostname, run=deploy.run)
     if hostname != deploy.params.expected_hostname:
         raise StepError(
             f"this host calls itself {hostname!r}, not {deploy.params.expected_hostname!r}: refusing to deploy here",
             step=CONNECT.label, host=deploy.params.host,
             hint="check host/port in the parameters; nothing was changed on the host")
-    server = host_facts.docker_version.read(deploy.run)
-    image_before = image_id(deploy, deploy.params.image)
-    now = serving.read(deploy)
+    server = checked_value(deploy, server_reading, server, run=deploy.run)
+    image_before = image_before.value
     deploy.account.fact("hostname", hostname)
     deploy.account.fact("docker", server)
     deploy.account.fact("image now", f"{deploy.params.image} = {short_id(image_before)}")
@@ -133,21 +136,33 @@ def preflight(deploy: DeployContext) -> StepOutcome:
     """Read-only checks before anything changes: disk, docker, containers, checkout, origin, lock."""
     params = deploy.params
     checks: list[tuple[bool, str, str]] = []
-    available_kilobytes = disk.free_kilobytes.read(deploy.run, "/", quiet=True)
+    # Every read in one command (all read-only); the checkout's, one `docker exec` inside it, counts only if the
+    # admin container runs. The one whose output can be long comes last in each batch.
+    disk_reading, lock_reading = Reading(disk.free_kilobytes, ("/",)), Reading(lock_facts.probe)
+    changes_reading = Reading(checkout.changes)
+    checkout_batch = together(Reading(checkout.branch), Reading(checkout.head),
+                              Reading(checkout.remote_commit, (params.branch,)), changes_reading)
+    readings = [disk_reading, Reading(host_facts.docker_daemon), Reading(containers.state, (params.admin_container,)),
+                lock_reading, Reading(in_container(checkout_batch, params.admin_container, params.repo_dir))]
+    if not params.zero_downtime:
+        readings.append(Reading(containers.state, (params.app_container,)))
+    answers = read_on_host(deploy, *readings)
+    available_kilobytes = checked_value(deploy, disk_reading, answers[0], run=deploy.run, quiet=True)
     available_mb = available_kilobytes // 1024 if available_kilobytes is not None else None
     checks.append((available_mb is not None and available_mb >= params.min_free_disk_mb, "free disk",
                    f"{available_mb} MB free on / (need {params.min_free_disk_mb} MB)" if available_mb is not None
                    else f"`df -Pk /` printed no row for / (need {params.min_free_disk_mb} MB)"))
-    daemon = deploy.run(docker.daemon_version(), check=False, quiet=True)
-    checks.append((daemon.ok, "docker daemon", "up" if daemon.ok else daemon.tail(2, "stderr")))
-    admin_state = probe(deploy, containers.state, params.admin_container)
+    daemon_up = answers[1].ok
+    checks.append((daemon_up, "docker daemon", "up" if daemon_up else
+                   deploy.run(docker.daemon_version(), check=False, quiet=True).tail(2, "stderr")))
+    admin_state = answers[2].value
     if params.zero_downtime:  # the slot users reach (running, by definition); none serving is reported below
         serving_slot = slots.serving_slot(deploy)
         app_container = serving_slot.container if serving_slot else f"{params.app_container}-<slot>"
         app_state = ContainerState.RUNNING if serving_slot else None
     else:
         app_container = params.app_container
-        app_state = probe(deploy, containers.state, app_container)
+        app_state = answers[5].value
     checks.append((admin_state is not None, f"container {params.admin_container}", admin_state or "missing"))
     # A missing or crash-looping app is what a deploy (or its rollback) repairs: reported, never a refusal.
     checks.append((True, f"container {app_container}",
@@ -155,11 +170,7 @@ def preflight(deploy: DeployContext) -> StepOutcome:
                                  else "missing (the supervisor respawns it; step 7's health gate decides)")))
     target = None
     if admin_state == ContainerState.RUNNING:
-        # The four in one `docker exec`; the one whose output can be long comes last.
-        changes_reading = Reading(checkout.changes)
-        branch, head, target, changes = read_in_admin(
-            deploy, Reading(checkout.branch), Reading(checkout.head),
-            Reading(checkout.remote_commit, (params.branch,)), changes_reading)
+        branch, head, target, changes = answers[4].value
         changes = checked_value(deploy, changes_reading, changes, quiet=True)
         branch, head, target = branch.value, head.value, target.value
         checks.append((not changes, "checkout clean", "clean" if not changes else f"{len(changes)} changed file(s)"))
@@ -169,7 +180,7 @@ def preflight(deploy: DeployContext) -> StepOutcome:
                        else "unreachable"))
     else:
         deploy.account.note(f"{params.admin_container} is not running: checkout checks happen after step 3 starts it")
-    lock_answer = lock_facts.probe.read(deploy.run, quiet=True)
+    lock_answer = checked_value(deploy, lock_reading, answers[3], run=deploy.run, quiet=True)
     lock_free = lock_answer.state is lock_facts.LockState.FREE or deploy.lock.held
     lock_detail = "free" if lock_free else f"held: {lock_answer.holder}"
     if not lock_free and params.lock_wait > 0:
@@ -207,9 +218,13 @@ def pull(deploy: DeployContext) -> StepOutcome:
         deploy.nothing_new = True  # nothing can be read from a stopped checkout: show no build/commit/replace either
         return StepOutcome(StepStatus.DRY_RUN, f"{params.admin_container} is stopped; would pull after step 3 "
                            "starts it")
-    # Leftover builds and the checkout's state in one `docker exec`; the checkout again if builds were stopped.
+    # Leftover builds and the checkout's state (one `docker exec`) and what serves, in one command (read-only
+    # both; "before" is what serves, see below); the checkout again if builds were stopped.
     checkout_readings = (Reading(checkout.branch), Reading(checkout.head), Reading(checkout.changes))
-    found, *answers = read_in_admin(deploy, Reading(build_facts.running_builds), *checkout_readings)
+    in_checkout = in_container(together(Reading(build_facts.running_builds), *checkout_readings),
+                               params.admin_container, params.repo_dir)
+    now, (batch,) = serving.read_with(deploy, Reading(in_checkout))
+    found, *answers = batch.value
     if stop_leftover_builds(deploy, found.value if found.ok else None):
         answers = read_in_admin(deploy, *checkout_readings)  # what the stopped builds left behind
     branch, head, changes = answers
@@ -228,7 +243,6 @@ def pull(deploy: DeployContext) -> StepOutcome:
     # "Before" is what serves, not what the checkout held: a run that stopped after its pull leaves the
     # checkout ahead of production, and only the serving app says what is really deployed (read before the
     # pull, which does not touch the app).
-    now = serving.read(deploy)
     before = now.commit or checkout_before
     deploy.in_admin(git.pull_fast_forward(params.branch), timeout=params.command_timeout, mutating=True)
     if deploy.dry_run:
@@ -321,11 +335,12 @@ def commit_image(deploy: DeployContext) -> StepOutcome:
     params = deploy.params
     repository = params.image_repository
     commit_tag = f"{repository}:{deploy.commit_after[:12]}"
-    latest_before = image_id(deploy, params.image)
-    existing = image_id(deploy, commit_tag)
-    # Rollback target: what serves now, if healthy. `latest` may already be an image that never served
-    # (a run that stopped after its commit), and then it must not become `previous`.
-    now = serving.read(deploy)  # again: the lock keeps other deploys out, not an app from crashing meanwhile
+    # Rollback target: what serves now, if healthy (read again: the lock keeps other deploys out, not an app
+    # from crashing meanwhile). `latest` may already be an image that never served (a run that stopped after
+    # its commit), and then it must not become `previous`.
+    now, (latest_before, existing) = serving.read_with(
+        deploy, Reading(images.image_id, (params.image,)), Reading(images.image_id, (commit_tag,)))
+    latest_before, existing = latest_before.value, existing.value
     keep_as_previous = now.image if now.healthy and now.image and now.image != existing else None
     labels = {COMMIT_LABEL: deploy.commit_after, "io.hermes.operator": params.operator,
               "io.hermes.deployed-at": deploy.started_at_text, "io.hermes.reason": params.reason,
@@ -551,8 +566,10 @@ def wait_until_serving(deploy: DeployContext, wanted_image: str, timeout: float)
 def prune_images(deploy: DeployContext) -> list[str]:
     """Keep the newest `keep_images` deploy images (and whatever latest/previous point at); remove older ones."""
     repository = deploy.params.image_repository
-    deploy_images = probe(deploy, images.deploy_images, repository)
-    protected = {image_id(deploy, deploy.params.image), image_id(deploy, f"{repository}:previous")}
+    listed, latest, previous = read_on_host(deploy, Reading(images.deploy_images, (repository,)),
+                                            Reading(images.image_id, (deploy.params.image,)),
+                                            Reading(images.image_id, (f"{repository}:previous",)))
+    deploy_images, protected = listed.value, {latest.value, previous.value}
     pruned = []
     for image in deploy_images[deploy.params.keep_images:]:
         if image.image_id in protected:
@@ -571,17 +588,23 @@ def prune_images(deploy: DeployContext) -> list[str]:
 LEFTOVERS_STOPPED = "leftover builds stopped"
 
 
+def read_on_host(deploy: DeployContext, *readings: Reading) -> tuple[Answer, ...]:
+    """Facts of the host read with one command (one SSH round trip; journaled, quiet: facts)."""
+    return together(*readings).read(deploy.run, check=False, quiet=True)
+
+
 def read_in_admin(deploy: DeployContext, *readings: Reading) -> tuple[Answer, ...]:
     """Facts of the admin container's checkout read with one `docker exec` (journaled, quiet: facts)."""
     return together(*readings).read(deploy.in_admin, check=False, quiet=True)
 
 
-def checked_value(deploy: DeployContext, reading: Reading, answer: Answer, **options):
-    """The value of a fact whose failure stops the step: its batch answer, or, if its command failed,
-    the fact read again alone, which raises (`check=True`) exactly as it did before batching."""
+def checked_value(deploy: DeployContext, reading: Reading, answer: Answer, *, run=None, **options):
+    """The value of a fact whose failure stops the step: its answer in a batch or a side-by-side group, or, if
+    its command failed, the fact read again alone (`run`: default in the checkout), which raises (`check=True`)
+    exactly as it would have alone."""
     if answer.ok:
         return answer.value
-    return reading.fact.read(deploy.in_admin, *reading.arguments, **options)
+    return reading.fact.read(run or deploy.in_admin, *reading.arguments, **options)
 
 
 def _pulled_head_and_changelog(deploy: DeployContext, before: str) -> tuple[str, tuple[str, ...]]:

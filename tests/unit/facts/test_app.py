@@ -6,6 +6,7 @@ import pytest
 
 from hermes_ops.facts import app
 from hermes_ops.facts.app import AppContainer
+from tests.unit.batch_answers import answer_batch
 
 IMAGE = "sha256:" + "a" * 64
 COMMIT = "412353f2b94e6425dbcf582145595d61a3d29f51"
@@ -84,18 +85,24 @@ def test_log_tail(output, ok, expected):
 
 
 class FakeDeploy:
-    """Answers the three serving probes from canned outputs; records how each was run."""
+    """Answers the serving probes (one batch of them) from canned outputs; records how each was run."""
 
     def __init__(self, answers: dict[str, tuple[bool, str]]):
         self.params = type("Params", (), {"app_container": "hermes-app", "health_url": "http://h/health",
                                           "version_url": "http://h/version", "zero_downtime": False})()
         self.answers = answers
         self.calls = []
+        self.batches = []
+
+    def _part(self, argv):
+        self.calls.append((argv[0], argv[-1]))
+        ok, stdout = self.answers[argv[-1]]
+        return (0 if ok else 1), stdout
 
     def run(self, argv, **options):
-        self.calls.append((argv[0], argv[-1], options))
-        ok, stdout = self.answers[argv[-1]]
-        return type("Answer", (), {"ok": ok, "stdout": stdout})()
+        self.batches.append(options)
+        status, stdout = answer_batch(argv, self._part)
+        return type("Answer", (), {"ok": status == 0, "stdout": stdout})()
 
 
 @pytest.mark.parametrize("answers, expected", [
@@ -113,6 +120,5 @@ def test_what_serves_is_composed_of_the_app_facts(answers, expected):
 
     deploy = FakeDeploy(answers)
     assert serving.read(deploy) == serving.Serving(**expected)
-    assert [(command, target) for command, target, _ in deploy.calls] == [
-        ("docker", "hermes-app"), ("curl", "http://h/health"), ("curl", "http://h/version")]
-    assert all(options == {"check": False, "quiet": True} for _, _, options in deploy.calls)
+    assert deploy.calls == [("docker", "hermes-app"), ("curl", "http://h/health"), ("curl", "http://h/version")]
+    assert deploy.batches == [{"check": False, "quiet": True}], "one command on the host, a quiet probe"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -121,3 +122,35 @@ def test_a_real_checkout_read_in_one_shell(tmp_path):
     assert changelog.ok and [line.split(" ", 1)[1] for line in changelog.value] == [
         "third (Ada)", f"{batch.MARKER_PREFIX}{'00' * 16} 0 (Ada)"]
     assert changes == Answer((" M tracked",), 0)
+
+
+# -- a fact read in a container, so a checkout's batch can join a host's -------------------------------------
+
+def test_a_fact_in_a_container_is_the_same_fact_run_by_docker_exec():
+    fact = batch.in_container(checkout.head, "hermes-admin", "/srv/hermes")
+    assert fact.command() == ["docker", "exec", "--workdir", "/srv/hermes", "hermes-admin", *checkout.head.command()]
+    assert fact.value(COMMIT + "\n") == checkout.head.value(COMMIT + "\n") == COMMIT
+
+
+def test_a_checkout_batch_inside_a_host_batch_keeps_each_levels_frames(tmp_path):
+    """The host's batch runs `docker exec … sh -c <the checkout's batch>` as one of its parts (a stand-in `docker`
+    runs it in the folder): each level reads its own frames, with its own marker, as if run alone."""
+    from hermes_ops.facts import host as host_facts
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "docker").write_text('#!/bin/sh\n# docker exec --workdir DIR NAME ARGV...: ARGV run in DIR\n'
+                                  'shift 2; cd "$1"; shift 2; exec "$@"\n')
+    (tools / "docker").chmod(0o755)
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(repo)], check=True)
+    subprocess.run(["git", "-C", str(repo), "-c", "user.name=Ada", "-c", "user.email=ada@example.org", "commit",
+                    "--quiet", "--allow-empty", "-m", f"{batch.MARKER_PREFIX}{'00' * 16} 0"], check=True)
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    inner = batch.together(Reading(checkout.branch), Reading(checkout.head))
+    outer = batch.together(Reading(batch.in_container(inner, "hermes-admin", str(repo))), Reading(host_facts.hostname))
+    environment = {**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"}
+    ran = subprocess.run(outer.command(), capture_output=True, text=True, env=environment)
+    in_checkout, hostname = outer.value(ran.stdout, ok=ran.returncode == 0)
+    assert in_checkout == Answer((Answer("main", 0), Answer(head, 0)), 0)
+    assert hostname == Answer(subprocess.run(["hostname"], capture_output=True, text=True).stdout.strip(), 0)

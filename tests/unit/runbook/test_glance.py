@@ -19,6 +19,7 @@ from hermes_ops.glance.render import render_images, render_status
 from hermes_ops.params import DeployParameters
 from hermes_ops.result import Result
 from hermes_ops.runbook.serving import Serving
+from tests.unit.batch_answers import answer_batch
 
 COMMIT = "412353f2b94e4e1b2c3d4e5f60718293a4b5c6d7"
 OLD_COMMIT = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
@@ -238,10 +239,9 @@ class AnsweringRunner:
         self.calls: list[tuple[tuple, float | None]] = []
 
     def run(self, argv, *, timeout=None, check=True):
-        key = tuple(argv)
-        assert key in self.answers, f"a command glance must not run: {argv}"
-        self.calls.append((key, timeout))
-        exit_code, stdout = self.answers[key]
+        # A batch of facts (one command on the host): each of its parts must be one glance may run.
+        batch = answer_batch(argv, lambda part: self._answer(part, timeout))
+        exit_code, stdout = batch if batch is not None else self._answer(argv, timeout)
         now = datetime.datetime.now(datetime.timezone.utc)
         result = Result(host=self.target.display, command=" ".join(argv), exit_code=exit_code, stdout=stdout,
                         stderr="" if exit_code == 0 else "Cannot connect to the Docker daemon", started_at=now,
@@ -249,6 +249,12 @@ class AnsweringRunner:
         if check and exit_code != 0:
             raise CommandFailed(f"command exited {exit_code}", result=result)
         return result
+
+    def _answer(self, argv, timeout) -> tuple[int, str]:
+        key = tuple(argv)
+        assert key in self.answers, f"a command glance must not run: {argv}"
+        self.calls.append((key, timeout))
+        return self.answers[key]
 
 
 PARAMS = DeployParameters(command_timeout=42.0, health_url="http://127.0.0.1:8088/health",
