@@ -4,7 +4,9 @@ Shaped like Invoke's Runner: a few small methods (start, wait, stop, build the r
 each doing one thing. What it guarantees, and why:
 
 - one connection (one paramiko Transport) for every command of a deploy, opened lazily
-  or by `connect()`, always closed by the context manager;
+  or by `connect()`, always closed by the context manager; the next command's channel is
+  opened while the caller works between commands (`spare.SpareChannel`: a round trip less
+  per command);
 - commands are argument lists, quoted in exactly one place (`commandline`); a raw shell
   script needs the explicit `run_shell`;
 - stdout and stderr are drained concurrently by one thread each, so no output size can
@@ -41,6 +43,7 @@ from hermes_ops.ssh.auth import PassphrasePrompt
 from hermes_ops.ssh.capture import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES, BoundedCapture
 from hermes_ops.ssh.hostkeys import fingerprint
 from hermes_ops.ssh.protocol import Stdin
+from hermes_ops.ssh.spare import SpareChannel
 from hermes_ops.ssh.streams import PidMarkerFilter, SerializedCallback, StreamCallback, StreamReader
 from hermes_ops.ssh.target import SSHTarget
 from hermes_ops.ssh.transport import Connection, open_connection
@@ -81,6 +84,7 @@ class SSHRunner:
         self._lock = threading.RLock()
         self._probe: threading.Thread | None = None
         self._last_probe_answer = 0.0
+        self._spare = SpareChannel(target.connect_timeout)
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "not connected"
@@ -125,7 +129,7 @@ class SSHRunner:
             connection = self._live_connection()
             log.info("%s $ %s (held channel)", self.target.display, display)
             try:
-                channel = connection.transport.open_session(timeout=self.target.connect_timeout)
+                channel = self._open_channel(connection)
                 channel.exec_command(commandline.join_argv(argv, reveal=True))
             except (paramiko.SSHException, EOFError, OSError) as error:
                 self._drop_connection()
@@ -141,12 +145,14 @@ class SSHRunner:
                 keep_stream_buffers_on_heap()
                 self._connection = open_connection(self.target, passphrase_prompt=self._passphrase_prompt)
                 self._lost = False
+                self._spare.prepare(self._connection.transport)
             return self
 
     def close(self) -> None:
         """Close the connection (and the bastion's). Safe to call more than once."""
         connection, self._connection = self._connection, None
         self._lost = False
+        self._spare.discard()
         if connection is not None:
             connection.close()
 
@@ -167,6 +173,7 @@ class SSHRunner:
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None
         self._lost = True
+        self._spare.discard()
         if connection is not None:
             connection.close()
 
@@ -256,6 +263,7 @@ class SSHRunner:
                 self._drop_connection()
                 raise self._lost_error(f"connection lost while running: {display}", result)
             channel.close()
+            self._spare.prepare(connection.transport)  # the next command's, while the caller looks at this one
             self._raise_reader_errors(readers)
             result = self._result(display, exit_code, readers, started_wall, started)
         log.debug("%s exit %s in %.3fs (stdout %d B, stderr %d B)", self.target.display, exit_code,
@@ -277,12 +285,17 @@ class SSHRunner:
 
     def _start(self, connection: Connection, display: str, wire: str, nonce: str) -> paramiko.Channel:
         try:
-            channel = connection.transport.open_session(timeout=self.target.connect_timeout)
+            channel = self._open_channel(connection)
             channel.exec_command(commandline.wrap(wire, nonce))
             return channel
         except (paramiko.SSHException, EOFError, OSError) as error:
             self._drop_connection()
             raise self._lost_error(f"connection lost before the command could start: {display}") from error
+
+    def _open_channel(self, connection: Connection) -> paramiko.Channel:
+        """A session channel for a command: the spare one opened after the last command, else a new one."""
+        return self._spare.take(connection.transport) or connection.transport.open_session(
+            timeout=self.target.connect_timeout)
 
     def _start_readers(self, channel: paramiko.Channel, marker: PidMarkerFilter,
                        stream: StreamCallback | None) -> list[StreamReader]:

@@ -234,3 +234,27 @@ def test_held_channel_lives_until_closed(runner, ssh_workdir):
     finally:
         channel.close()
     assert runner.run(["true"], timeout=20).ok
+
+
+def test_the_next_channel_waits_ready_yet_no_more_sessions_are_open_than_before(ssh_workdir, authorized_keys,
+                                                                                client_keys):
+    """sshd with MaxSessions 1: one session at a time. The spare channel opened between commands is the one
+    the next command (or a held channel) starts on, so commands and a held channel still run one by one."""
+    from .conftest import Sshd, free_port
+
+    server = Sshd(ssh_workdir, f"one-session-{free_port()}", authorized_keys, extra="MaxSessions 1").start()
+    try:
+        target = server.target(client_keys["ed25519"], server.known_hosts(ssh_workdir / f"kh-{server.port}"))
+        with connect(target) as runner:
+            assert [runner.run(["echo", str(number)], timeout=20).stdout for number in range(3)] == ["0\n", "1\n", "2\n"]
+            channel = runner.open_held_channel(["sh", "-c", "echo held; cat >/dev/null"])
+            try:
+                channel.settimeout(20)
+                assert channel.recv(64) == b"held\n"
+                channel.shutdown_write()
+                assert channel.recv_exit_status() == 0
+            finally:
+                channel.close()
+            assert runner.run(["echo", "after"], timeout=20).stdout == "after\n"
+    finally:
+        server.stop()
