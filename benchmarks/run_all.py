@@ -5,7 +5,7 @@
 
 (1) deploy overhead and breakdown, (5) record cost (deploy_bench.py); (2) the swap's outage vs its floor
 (swap_bench.py; `--zero-downtime` adds the zero-downtime swap where the sandbox supports it); (4) large build
-output (output_bench.py). Every figure is given with the baseline it is compared to, measured in the same run.
+output (output_bench.py); deploys over a link with a 40 ms round trip (latency_bench.py). Every figure is given with the baseline it is compared to, measured in the same run.
 The report's path is printed last. Measures; asserts nothing.
 """
 
@@ -22,10 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import _common as common  # noqa: E402
 import deploy_bench  # noqa: E402
+import latency_bench  # noqa: E402
 import output_bench  # noqa: E402
 import swap_bench  # noqa: E402
 
-PARTS = ("deploy", "swap", "output")
+PARTS = ("deploy", "swap", "output", "latency")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -93,11 +94,16 @@ def run(args) -> dict:
                     params_file, rounds=rounds, records_dir=records_dir)
             if "output" in args.parts:
                 results["output"] = output_bench.measure(sandbox, records_dir, 1 if args.quick else 2)
+            if "latency" in args.parts:
+                results["latency"] = latency_bench.measure(sandbox, records_dir, rounds, LINK_DELAY, None)
             if "swap" in args.parts and args.zero_downtime:
                 results["zero_downtime"] = swap_bench.zero_downtime_part(zero_downtime_params(args, params_file),
                                                                          records_dir)
         results["machine"]["load_average_after"] = common.load_average()
     return results
+
+
+LINK_DELAY = 0.020  # seconds each way for the latency part: a 40 ms round trip, a droplet a continent away
 
 
 # -- the report --------------------------------------------------------------------------------------------------
@@ -153,6 +159,12 @@ def headline(results: dict) -> str:
         loud = deploy_bench.record_total(output["sizes"]["100 MB"]["record_cost"])
         rows.append(["(5) writing the record, 100 MB build", common.milliseconds(loud),
                      f"normal deploy {common.milliseconds(normal)}", common.times(common.ratio(loud, normal)), "", ""])
+    latency = results.get("latency")
+    if latency:
+        medians = latency["medians"]
+        rows.append([f"deploy wall time, {2 * latency['delay_ms']} ms round trip", common.seconds(medians["cli"]),
+                     f"raw ssh script {common.seconds(medians['raw'])}",
+                     common.times(common.ratio(medians["cli"], medians["raw"])), "", ""])
     return common.table(["figure", "this run", "baseline (same run)", "ratio", "goal", "verdict"], rows)
 
 
@@ -169,6 +181,8 @@ def markdown(results: dict) -> str:
         parts.append(output_bench.markdown(results["output"]))
         parts.append(output_bench.record_cost_markdown(results.get("deploy", {}).get("record_cost"),
                                                        results["output"]))
+    if "latency" in results:
+        parts.append(latency_bench.markdown(results["latency"]))
     return "\n".join(parts)
 
 
