@@ -5,8 +5,9 @@ connection, ends `cat`, and the kernel frees the flock. A dead holder can never 
 stale lock; a hung one can be broken (its pid is in the holder file).
 
 The holder line starts with `run=<run id> ` and ends with ` pid=<holder pid>`: that is the
-fencing token. A deploy checks it (`fence`) before every command that changes the host, so a
-deploy whose lock was broken stops instead of racing the one that took the lock next.
+fencing token. Every command a deploy runs to change the host is `fenced`: the host checks the
+token and runs the command in one go, so a deploy whose lock was broken stops instead of racing
+the one that took the lock next (`fence` is the same check alone, read-only).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 LOCK_FILE = ".hermes/deploy.lock"
 HOLDER_FILE = ".hermes/deploy.lock.holder"
 BUSY_EXIT = 75  # EX_TEMPFAIL
+FENCE_REFUSED_EXIT = 76  # a fenced command that did not run: the lock is not ours any more
+FENCE_REFUSAL = "hermes-fence"  # the first word of the line a refusal prints on stderr
 
 _HOLD = f"""\
 mkdir -p "$HOME/.hermes" || exit 1
@@ -58,6 +61,20 @@ pid=${{holder##* pid=}}
 if kill -0 "$pid" 2>/dev/null; then echo HELD; else echo LOST; echo "our holder process $pid is gone"; fi
 """
 
+# `fence` and the command in one: "$1" our run id, "$2" a nonce naming this refusal's line, then the command.
+_FENCED = f"""\
+holder=$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)
+case "$holder" in
+  "run=$1 "*)
+    pid=${{holder##* pid=}}
+    kill -0 "$pid" 2>/dev/null || {{
+      printf '{FENCE_REFUSAL} %s LOST our holder process %s is gone\\n' "$2" "$pid" >&2; exit {FENCE_REFUSED_EXIT}; }} ;;
+  *) printf '{FENCE_REFUSAL} %s LOST %s\\n' "$2" "${{holder:-nobody holds it now}}" >&2; exit {FENCE_REFUSED_EXIT} ;;
+esac
+shift 2
+exec "$@"
+"""
+
 
 def hold(holder: str) -> list[str]:
     """Take the lock and keep it until our stdin closes; prints LOCKED, or BUSY and the holder line."""
@@ -77,3 +94,15 @@ def break_lock() -> list[str]:
 def fence(run_id: str) -> list[str]:
     """Read-only: HELD if run `run_id` still holds the lock, else LOST and who (if anyone) holds it now."""
     return ["sh", "-c", _FENCE, "hermes-fence", run_id]
+
+
+def fenced(run_id: str, nonce: str, argv: list[str]) -> list[str]:
+    """`argv`, run (exec'd, same process) only while run `run_id` still holds the lock: the fencing check and
+    the command in one round trip. Refused, nothing runs: it exits `FENCE_REFUSED_EXIT` and its stderr line
+    is `hermes-fence NONCE LOST <who holds it now>` (`facts.lock.fence_refusal` reads it)."""
+    return [*fence_guard(run_id, nonce), *argv]
+
+
+def fence_guard(run_id: str, nonce: str) -> list[str]:
+    """`fenced` without the command: what goes in front of it (`SSHRunner.run(guard=...)`)."""
+    return ["sh", "-c", _FENCED, "hermes-fenced", run_id, nonce]

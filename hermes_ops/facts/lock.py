@@ -76,3 +76,12 @@ def answer_complete(output: str, *, ended: bool) -> bool:
 
 probe = Fact("deploy lock", lock_commands.probe, parse_answer, parse_failures=True)
 fence = Fact("deploy lock fence", lock_commands.fence, parse_answer, parse_failures=True)
+
+
+def fence_refusal(exit_code: int | None, stderr: str, nonce: str) -> str | None:
+    """Why a `fenced` command did not run (who holds the lock now, as its refusal line says), or None if the
+    fence let it run. The nonce keeps a command's own output from passing for a refusal."""
+    if exit_code != lock_commands.FENCE_REFUSED_EXIT:
+        return None
+    prefix = f"{lock_commands.FENCE_REFUSAL} {nonce} LOST "
+    return next((line[len(prefix):] for line in stderr.splitlines() if line.startswith(prefix)), None)

@@ -8,6 +8,7 @@ record is saved before the error propagates.
 
 from __future__ import annotations
 
+import secrets
 import shlex
 import threading
 import time
@@ -15,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hermes_ops.commands import docker
+from hermes_ops.commands import lock as lock_commands
 from hermes_ops.commands import host as host_commands
-from hermes_ops.errors import HermesOpsError
+from hermes_ops.errors import CommandFailed, HermesOpsError
 from hermes_ops.facts import lock as lock_facts
 from hermes_ops.facts.images import short_id
 from hermes_ops.params import DeployParameters, from_namespace
@@ -153,10 +155,22 @@ class Deploy:
             self._journal_command(result, quiet=True)
             self.account.note(f"would run: $ {result.command}")
             return result
-        if mutating and self.lock_taken:
-            self.check_lock()
-        return run_journaled(self.runner, argv, self._journal_command, quiet=quiet,
-                             timeout=timeout or self.params.command_timeout, check=check, stream=stream)
+        options = dict(timeout=timeout or self.params.command_timeout, stream=stream)
+        if not (mutating and self.lock_taken):
+            return run_journaled(self.runner, argv, self._journal_command, quiet=quiet, check=check, **options)
+        # Fenced: the host runs it only while our run still holds the lock (the check and the command in one
+        # round trip); refused, nothing ran, and this deploy stops.
+        if self.lock.lost:
+            self._lock_lost("our lock process on the host ended")
+        nonce = secrets.token_hex(8)
+        try:
+            result = run_journaled(self.runner, argv, self._journal_command, quiet=quiet, check=check,
+                                   guard=lock_commands.fence_guard(self.run_id, nonce), **options)
+        except CommandFailed as error:
+            self._refused_by_fence(error.result, nonce)
+            raise
+        self._refused_by_fence(result, nonce)
+        return result
 
     def in_admin(self, argv: Sequence, *, environment: dict | None = None, **kwargs) -> Result:
         """Run inside the admin container, in the checkout."""
@@ -186,14 +200,21 @@ class Deploy:
         return value
 
     def check_lock(self) -> None:
-        """The fencing check: our run id still holds the lock on the host, or we stop before changing anything."""
+        """The fencing check alone: our run id still holds the lock on the host, or we stop here."""
         if self.lock.lost:
-            why = "our lock process on the host ended"
-        else:
-            answer = lock_facts.fence.read(self.runner.run, self.run_id, timeout=30)
-            if answer.state is lock_facts.LockState.HELD:
-                return
-            why = f"the lock now says: {answer.holder or 'nothing'}"
+            self._lock_lost("our lock process on the host ended")
+        answer = lock_facts.fence.read(self.runner.run, self.run_id, timeout=30)
+        if answer.state is not lock_facts.LockState.HELD:
+            self._lock_lost(f"the lock now says: {answer.holder or 'nothing'}")
+
+    def _refused_by_fence(self, result: Result | None, nonce: str) -> None:
+        """A fenced command the host refused to run (the lock is not ours): this deploy stops."""
+        holder = lock_facts.fence_refusal(result.exit_code, result.stderr, nonce) if result is not None else None
+        if holder is not None:
+            self._lock_lost(f"the lock now says: {holder}")
+
+    def _lock_lost(self, why: str):
+        """Record that this run lost its lock, and stop it (raises `LockLost`)."""
         self.journal.set(lock_lost=True)
         raise LockLost(f"this deploy lost the deploy lock ({why}): someone broke it, and another deploy may be "
                        "running; stopping before any further change", host=self.params.host,

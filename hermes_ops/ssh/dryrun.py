@@ -66,8 +66,8 @@ class DryRunRunner:
         pass
 
     def run(self, argv: Sequence, *, timeout: float | None = None, check: bool = True,
-            stream: StreamCallback | None = None, stdin: Stdin = None) -> Result:
-        """Record `argv` as it would be sent (quoted, secrets masked); return success."""
+            stream: StreamCallback | None = None, stdin: Stdin = None, guard: Sequence = ()) -> Result:
+        """Record `argv` as it would be sent (quoted, secrets masked; a guard, as ever, not shown); return success."""
         for argument in argv if not isinstance(argv, (str, bytes)) else ():
             if isinstance(argument, Secret):
                 self.redactor.add(argument)

@@ -39,7 +39,7 @@ class Runner(Protocol):
         """Close the connection; safe to call more than once."""
 
     def run(self, argv: Sequence, *, timeout: float | None = ..., check: bool = True,
-            stream: StreamCallback | None = None, stdin: Stdin = None) -> Result:
+            stream: StreamCallback | None = None, stdin: Stdin = None, guard: Sequence = ()) -> Result:
         """Run an argument list (quoted in one place, never shell-interpreted); see `SSHRunner.run`."""
 
     def run_shell(self, script: str, *, timeout: float | None = ..., check: bool = True,

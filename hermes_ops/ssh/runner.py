@@ -186,7 +186,7 @@ class SSHRunner:
     # --- commands --------------------------------------------------------------------------
 
     def run(self, argv: Sequence, *, timeout: float | None = DEFAULT_TIMEOUT, check: bool = True,
-            stream: StreamCallback | None = None, stdin: Stdin = None) -> Result:
+            stream: StreamCallback | None = None, stdin: Stdin = None, guard: Sequence = ()) -> Result:
         """Run an argument list (`["docker", "ps"]`) on the host and wait for it.
 
         Args:
@@ -198,6 +198,10 @@ class SSHRunner:
             stdin: data sent to the command's standard input, then EOF. Prefer this over
                 arguments for secrets (`docker login --password-stdin`): arguments are
                 visible in the host's process list.
+            guard: an argument list put in front of `argv` on the host that checks a
+                condition and then execs the rest (the deploy lock's `fenced`): one round
+                trip for both. Like the runner's own pid wrapper, it is not part of what
+                logs and the result show; a refusal shows in the exit code and stderr.
 
         Returns:
             the `Result`.
@@ -209,8 +213,8 @@ class SSHRunner:
             if isinstance(argument, Secret):
                 self.redactor.add(argument)
         display = self.redactor.redact(commandline.join_argv(argv, reveal=False))
-        return self._execute(display, commandline.join_argv(argv, reveal=True), timeout=timeout, check=check,
-                             stream=stream, stdin=stdin)
+        wire = commandline.join_argv([*guard, *argv], reveal=True)
+        return self._execute(display, wire, timeout=timeout, check=check, stream=stream, stdin=stdin)
 
     def run_shell(self, script: str, *, timeout: float | None = DEFAULT_TIMEOUT, check: bool = True,
                   stream: StreamCallback | None = None, stdin: Stdin = None) -> Result:

@@ -258,3 +258,9 @@ def test_the_next_channel_waits_ready_yet_no_more_sessions_are_open_than_before(
             assert runner.run(["echo", "after"], timeout=20).stdout == "after\n"
     finally:
         server.stop()
+
+
+def test_a_guard_runs_first_on_the_host_and_is_not_what_the_result_shows(runner):
+    guard = ["sh", "-c", 'echo guarded >&2; exec "$@"', "hermes-guard"]
+    result = runner.run(["echo", "it ran"], guard=guard, timeout=20)
+    assert (result.stdout, result.stderr, result.command) == ("it ran\n", "guarded\n", "echo 'it ran'")

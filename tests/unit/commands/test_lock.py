@@ -155,3 +155,45 @@ def test_a_hostile_holder_line_is_stored_as_data(host):
     assert host.run(lock.fence(RUN)).stdout == "HELD\n"
     assert holder.release() == 0
     assert not (host.home / "PWNED").exists()
+
+
+# -- fenced: the fencing check and the command in one round trip ----------------------------------------------
+
+def _fenced_marker_run(host, run_id: str, tmp_path):
+    """A fenced command that leaves a file behind if it ran, and exits 3 (its own status, not the fence's)."""
+    ran = tmp_path / "ran"
+    return host.run(lock.fenced(run_id, "n0nce", ["sh", "-c", 'echo ran; touch "$1"; exit 3', "cmd", str(ran)])), ran
+
+
+@needs_flock
+def test_a_fenced_command_runs_while_our_run_holds_the_lock_with_its_own_exit_status(host, tmp_path):
+    holder = host.take(HOLDER)
+    finished, ran = _fenced_marker_run(host, RUN, tmp_path)
+    assert (finished.returncode, finished.stdout, finished.stderr) == (3, "ran\n", "") and ran.exists()
+    assert holder.release() == 0
+
+
+@needs_flock
+def test_a_fenced_command_is_not_run_once_the_lock_is_someone_elses(host, tmp_path):
+    other = host.take(HOLDER)
+    finished, ran = _fenced_marker_run(host, "20261127T050000Z-aaaaaa", tmp_path)
+    assert finished.returncode == lock.FENCE_REFUSED_EXIT and not ran.exists()
+    assert finished.stderr == f"hermes-fence n0nce LOST {HOLDER} pid={other.process.pid}\n"
+    other.release()
+    finished, ran = _fenced_marker_run(host, RUN, tmp_path)
+    assert (finished.returncode, finished.stderr) == (lock.FENCE_REFUSED_EXIT, "hermes-fence n0nce LOST nobody holds it now\n")
+    assert not ran.exists()
+
+
+def test_a_fenced_command_whose_holder_process_is_gone_is_not_run(host, tmp_path):
+    (host.home / ".hermes").mkdir()
+    host.holder_file().write_text(f"{HOLDER} pid=999999999\n")
+    finished, ran = _fenced_marker_run(host, RUN, tmp_path)
+    assert finished.returncode == lock.FENCE_REFUSED_EXIT and not ran.exists()
+    assert finished.stderr == "hermes-fence n0nce LOST our holder process 999999999 is gone\n"
+
+
+def test_fenced_passes_everything_as_arguments():
+    argv = lock.fenced("run=x; touch /tmp/pwned", "n0nce", ["docker", "tag", "a; b", "c"])
+    assert argv == [*lock.fence_guard("run=x; touch /tmp/pwned", "n0nce"), "docker", "tag", "a; b", "c"]
+    assert argv[:2] == ["sh", "-c"] and "touch" not in argv[2] and argv[3] == "hermes-fenced"

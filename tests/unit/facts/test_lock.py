@@ -69,3 +69,16 @@ def test_a_hold_answer_is_complete(output, ended, complete):
 
 def test_a_state_prints_as_its_word():
     assert f"{LockState.BUSY}" == "BUSY"
+
+
+@pytest.mark.parametrize("exit_code, stderr, refusal", [
+    (76, "hermes-fence n0nce LOST run=20261127T050000Z-aaaaaa operator=Bob pid=42\n",
+     "run=20261127T050000Z-aaaaaa operator=Bob pid=42"),
+    (76, "hermes-fence n0nce LOST nobody holds it now\n", "nobody holds it now"),
+    (0, "hermes-fence n0nce LOST nobody holds it now\n", None),       # it ran: the command printed that itself
+    (76, "hermes-fence 0ther LOST nobody holds it now\n", None),      # another nonce: not this fence's line
+    (76, "make: *** [all] Error 76\n", None),                         # the command's own exit status 76
+    (1, "", None),
+])
+def test_a_fenced_commands_refusal_is_told_by_its_exit_status_and_its_nonce(exit_code, stderr, refusal):
+    assert lock.fence_refusal(exit_code, stderr, "n0nce") == refusal
