@@ -418,5 +418,15 @@ def write_report(name: str, report: dict, markdown: str, label: str = "") -> tup
     return markdown_path, json_path
 
 
+def publish(name: str, title: str, facts: dict, results: dict, body: str, label: str = "") -> int:
+    """One script's report: the machine (with its load average now), `body`, printed and written; 0."""
+    facts["load_average_after"] = load_average()
+    text = f"# {title}\n\n" + machine_markdown(facts) + "\n\n" + body
+    print(text)
+    markdown_path, _ = write_report(name, {"machine": facts, **results}, text, label)
+    print(f"written: {markdown_path}")
+    return 0
+
+
 def command_line(argv: list[str]) -> str:
     return shlex.join(argv)

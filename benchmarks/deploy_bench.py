@@ -778,12 +778,7 @@ def main(argv=None) -> int:
     with common.records_folder(args.records_dir, keep=args.keep_records) as records_dir:
         result = measure(sandbox, records_dir, common.repeats(args, 5, 2), import_repeats=1 if args.quick else 3,
                          poll=args.raw_poll)
-    facts["load_average_after"] = common.load_average()
-    text = "# Deploy benchmark\n\n" + common.machine_markdown(facts) + "\n\n" + markdown(result)
-    print(text)
-    markdown_path, _ = common.write_report("deploy_bench", {"machine": facts, "deploy": result}, text, args.label)
-    print(f"written: {markdown_path}")
-    return 0
+    return common.publish("deploy_bench", "Deploy benchmark", facts, {"deploy": result}, markdown(result), args.label)
 
 
 if __name__ == "__main__":

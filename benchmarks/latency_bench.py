@@ -178,12 +178,7 @@ def main(argv=None) -> int:
     facts = common.machine(sandbox)
     with common.records_folder(args.records_dir, keep=args.keep_records) as records_dir:
         result = measure(sandbox, records_dir, common.repeats(args, 5, 2), args.delay_ms / 1000, args.compare_with)
-    facts["load_average_after"] = common.load_average()
-    text = "# Latency benchmark\n\n" + common.machine_markdown(facts) + "\n\n" + markdown(result)
-    print(text)
-    markdown_path, _ = common.write_report("latency_bench", {"machine": facts, "latency": result}, text, args.label)
-    print(f"written: {markdown_path}")
-    return 0
+    return common.publish("latency_bench", "Latency benchmark", facts, {"latency": result}, markdown(result), args.label)
 
 
 if __name__ == "__main__":

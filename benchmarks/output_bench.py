@@ -161,14 +161,9 @@ def main(argv=None) -> int:
     facts = common.machine(sandbox)
     with common.records_folder(args.records_dir, keep=args.keep_records) as records_dir:
         result = measure(sandbox, records_dir, common.repeats(args, 2, 1))
-    facts["load_average_after"] = common.load_average()
     quiet = result["sizes"].get("quiet", {}).get("record_cost")
-    text = ("# Large-output benchmark\n\n" + common.machine_markdown(facts) + "\n\n" + markdown(result)
-            + "\n" + record_cost_markdown(quiet, result))
-    print(text)
-    markdown_path, _ = common.write_report("output_bench", {"machine": facts, "output": result}, text, args.label)
-    print(f"written: {markdown_path}")
-    return 0
+    return common.publish("output_bench", "Large-output benchmark", facts, {"output": result},
+                          markdown(result) + "\n" + record_cost_markdown(quiet, result), args.label)
 
 
 if __name__ == "__main__":
