@@ -138,31 +138,31 @@ def preflight(deploy: DeployContext) -> StepOutcome:
     checks: list[tuple[bool, str, str]] = []
     # Every read in one command (all read-only); the checkout's, one `docker exec` inside it, counts only if the
     # admin container runs. The one whose output can be long comes last in each batch.
-    disk_reading, lock_reading = Reading(disk.free_kilobytes, ("/",)), Reading(lock_facts.probe)
     changes_reading = Reading(checkout.changes)
     checkout_batch = together(Reading(checkout.branch), Reading(checkout.head),
                               Reading(checkout.remote_commit, (params.branch,)), changes_reading)
-    readings = [disk_reading, Reading(host_facts.docker_daemon), Reading(containers.state, (params.admin_container,)),
-                lock_reading, Reading(in_container(checkout_batch, params.admin_container, params.repo_dir))]
+    readings = {"disk": Reading(disk.free_kilobytes, ("/",)), "daemon": Reading(host_facts.docker_daemon),
+                "admin": Reading(containers.state, (params.admin_container,)), "lock": Reading(lock_facts.probe)}
     if not params.zero_downtime:
-        readings.append(Reading(containers.state, (params.app_container,)))
-    answers = read_on_host(deploy, *readings)
-    available_kilobytes = checked_value(deploy, disk_reading, answers[0], run=deploy.run, quiet=True)
+        readings["app"] = Reading(containers.state, (params.app_container,))
+    readings["checkout"] = Reading(in_container(checkout_batch, params.admin_container, params.repo_dir))
+    answers = dict(zip(readings, read_on_host(deploy, *readings.values())))
+    available_kilobytes = checked_value(deploy, readings["disk"], answers["disk"], run=deploy.run, quiet=True)
     available_mb = available_kilobytes // 1024 if available_kilobytes is not None else None
     checks.append((available_mb is not None and available_mb >= params.min_free_disk_mb, "free disk",
                    f"{available_mb} MB free on / (need {params.min_free_disk_mb} MB)" if available_mb is not None
                    else f"`df -Pk /` printed no row for / (need {params.min_free_disk_mb} MB)"))
-    daemon_up = answers[1].ok
+    daemon_up = answers["daemon"].ok
     checks.append((daemon_up, "docker daemon", "up" if daemon_up else
                    deploy.run(docker.daemon_version(), check=False, quiet=True).tail(2, "stderr")))
-    admin_state = answers[2].value
+    admin_state = answers["admin"].value
     if params.zero_downtime:  # the slot users reach (running, by definition); none serving is reported below
         serving_slot = slots.serving_slot(deploy)
         app_container = serving_slot.container if serving_slot else f"{params.app_container}-<slot>"
         app_state = ContainerState.RUNNING if serving_slot else None
     else:
         app_container = params.app_container
-        app_state = answers[5].value
+        app_state = answers["app"].value
     checks.append((admin_state is not None, f"container {params.admin_container}", admin_state or "missing"))
     # A missing or crash-looping app is what a deploy (or its rollback) repairs: reported, never a refusal.
     checks.append((True, f"container {app_container}",
@@ -170,7 +170,7 @@ def preflight(deploy: DeployContext) -> StepOutcome:
                                  else "missing (the supervisor respawns it; step 7's health gate decides)")))
     target = None
     if admin_state == ContainerState.RUNNING:
-        branch, head, target, changes = answers[4].value
+        branch, head, target, changes = answers["checkout"].value
         changes = checked_value(deploy, changes_reading, changes, quiet=True)
         branch, head, target = branch.value, head.value, target.value
         checks.append((not changes, "checkout clean", "clean" if not changes else f"{len(changes)} changed file(s)"))
@@ -180,7 +180,7 @@ def preflight(deploy: DeployContext) -> StepOutcome:
                        else "unreachable"))
     else:
         deploy.account.note(f"{params.admin_container} is not running: checkout checks happen after step 3 starts it")
-    lock_answer = checked_value(deploy, lock_reading, answers[3], run=deploy.run, quiet=True)
+    lock_answer = checked_value(deploy, readings["lock"], answers["lock"], run=deploy.run, quiet=True)
     lock_free = lock_answer.state is lock_facts.LockState.FREE or deploy.lock.held
     lock_detail = "free" if lock_free else f"held: {lock_answer.holder}"
     if not lock_free and params.lock_wait > 0:
