@@ -51,26 +51,25 @@ if [ "$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)" = "$holder" ]; then rm -f "$HOME
 echo "BROKEN $holder"
 """
 
-_FENCE = f"""\
-holder=$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)
-case "$holder" in
-  "run=$1 "*) ;;
-  *) echo "LOST"; printf '%s\\n' "${{holder:-nobody holds it now}}"; exit 0 ;;
-esac
-pid=${{holder##* pid=}}
-if kill -0 "$pid" 2>/dev/null; then echo HELD; else echo LOST; echo "our holder process $pid is gone"; fi
-"""
-
-# `fence` and the command in one: "$1" our run id, "$2" a nonce naming this refusal's line, then the command.
-_FENCED = f"""\
+# The fencing check both `fence` and `fenced` run: `lost` is empty while run "$1" holds the lock, else it says
+# who (if anyone) holds it now.
+_OURS = f"""\
 holder=$(cat "$HOME/{HOLDER_FILE}" 2>/dev/null)
 case "$holder" in
   "run=$1 "*)
     pid=${{holder##* pid=}}
-    kill -0 "$pid" 2>/dev/null || {{
-      printf '{FENCE_REFUSAL} %s LOST our holder process %s is gone\\n' "$2" "$pid" >&2; exit {FENCE_REFUSED_EXIT}; }} ;;
-  *) printf '{FENCE_REFUSAL} %s LOST %s\\n' "$2" "${{holder:-nobody holds it now}}" >&2; exit {FENCE_REFUSED_EXIT} ;;
+    if kill -0 "$pid" 2>/dev/null; then lost=; else lost="our holder process $pid is gone"; fi ;;
+  *) lost=${{holder:-nobody holds it now}} ;;
 esac
+"""
+
+_FENCE = _OURS + """\
+if [ -z "$lost" ]; then echo HELD; else echo LOST; printf '%s\\n' "$lost"; fi
+"""
+
+# `fence` and the command in one: "$1" our run id, "$2" a nonce naming this refusal's line, then the command.
+_FENCED = _OURS + f"""\
+[ -z "$lost" ] || {{ printf '{FENCE_REFUSAL} %s LOST %s\\n' "$2" "$lost" >&2; exit {FENCE_REFUSED_EXIT}; }}
 shift 2
 exec "$@"
 """
