@@ -62,8 +62,8 @@ def read_with(deploy: DeployContext, *also: Reading) -> tuple[Serving, tuple[Ans
     probes = [Reading(app.container, (name,))] if name else []
     probes += [Reading(app.health, (deploy.params.health_url,)), Reading(app.version, (deploy.params.version_url,))]
     answers = together(*probes, *also).read(deploy.run, check=False, quiet=True)
-    container = answers[0].value if name else None
-    status, version = (answer.value for answer in answers[len(probes) - 2:len(probes)])
+    *found, status, version = (answer.value for answer in answers[:len(probes)])
+    container = found[0] if found else None
     return (Serving(image=container.image if container else None,
                     running=container.running if container else False,
                     label_commit=container.label_commit if container else None,

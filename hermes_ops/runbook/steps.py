@@ -599,9 +599,9 @@ def read_in_admin(deploy: DeployContext, *readings: Reading) -> tuple[Answer, ..
 
 
 def checked_value(deploy: DeployContext, reading: Reading, answer: Answer, *, run=None, **options):
-    """The value of a fact whose failure stops the step: its answer in a batch or a side-by-side group, or, if
-    its command failed, the fact read again alone (`run`: default in the checkout), which raises (`check=True`)
-    exactly as it would have alone."""
+    """The value of a fact whose failure stops the step: its answer in a batch, or, if its command failed, the
+    fact read again alone (`run`: default in the checkout), which raises (`check=True`) exactly as it would have
+    alone."""
     if answer.ok:
         return answer.value
     return reading.fact.read(run or deploy.in_admin, *reading.arguments, **options)
