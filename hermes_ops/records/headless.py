@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hermes_ops import local_processes, paths
@@ -193,7 +193,7 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
     runbook = RUNBOOKS[notebook]
     run_id = new_run_id()
     kernel_idle = False  # it ran every cell, or stopped at a failed one: the run has ended, the kernel only waits
-    archive = None  # from the moment the run has a record to archive
+    record = None  # from the moment the run has a record to archive
     try:
         with _termination_reaches_the_kernel(), _caller_archives(run_id), kernels.socket_folder() as sockets:
             runbooks = paths.runbooks_dir()
@@ -205,8 +205,7 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
             except Exception as error:  # raised once the run has a record to say so in
                 kernel_failed = error
             try:
-                values, records_dir, archive, fallback, executed, uploads = _start_record(
-                    runbook, run_id, params_file, overrides, records_dir, stream)
+                record = _start_record(runbook, run_id, params_file, overrides, records_dir, stream)
             except BaseException:
                 if kernel is not None:
                     kernel.kill()
@@ -223,33 +222,58 @@ def run_runbook(notebook: str, params_file: Path | None, overrides: list[tuple[s
                 output = _FirstOutput(stream, store.prepare_rendering)
                 try:
                     papermill.execute_notebook(
-                        str(runbooks / notebook), RECORD_SCHEME + str(executed), parameters=values, cwd=str(runbooks),
-                        kernel_name="python3", progress_bar=False, stdout_file=output, stderr_file=sys.stderr,
-                        km=kernel.manager,
+                        str(runbooks / notebook), RECORD_SCHEME + str(record.executed), parameters=record.values,
+                        cwd=str(runbooks), kernel_name="python3", progress_bar=False, stdout_file=output,
+                        stderr_file=sys.stderr, km=kernel.manager,
                     )
                 except PapermillExecutionError as error:
-                    fallback.failure = f"{error.ename}: {error.evalue}"  # the journal, if any, says more
+                    record.fallback.failure = f"{error.ename}: {error.evalue}"  # the journal, if any, says more
                 kernel_idle = True
             except KeyboardInterrupt:
-                fallback.update(outcome=Outcome.INTERRUPTED, failure="interrupted before the runbook could record it")
+                record.fallback.update(outcome=Outcome.INTERRUPTED,
+                                       failure="interrupted before the runbook could record it")
                 raise
             finally:
                 if kernel_idle:
-                    notebook_path = kernel.stop_while(archive)
+                    notebook_path = kernel.stop_while(record.archive)
                 elif kernel is not None:  # it may still be ending the run (an interrupt): it ends first, as ever
                     kernel.stop()
     finally:
-        if not kernel_idle and archive is not None:
-            notebook_path = archive()
+        if not kernel_idle and record is not None:
+            notebook_path = record.archive()
     archived = store.load_record(notebook_path.with_suffix(".json"))
     return HeadlessRun(notebook_path, archived.outcome if archived else Outcome.FAILED, notebook,
-                       _RECORD_WRITER.errors.pop(str(executed), None), archived, uploads[0] if uploads else None)
+                       _RECORD_WRITER.errors.pop(str(record.executed), None), archived, record.on_host)
+
+
+@dataclass
+class _StartedRecord:
+    """A run's record, begun: its checked parameters, its running notebook (ours, created exclusively), and
+    what the record says if the notebook never got as far as its own journal (a refused parameter)."""
+
+    runbook: Runbook
+    run_id: str
+    values: dict
+    records_dir: Path
+    executed: Path
+    fallback: Record
+    stream: object
+    uploads: list = field(default_factory=list)  # the host archive's report, once `archive` has run
+
+    def archive(self) -> Path:
+        """The record on this machine, and (while its HTML renders) on the host."""
+        return store.archive(self.records_dir, self.run_id, self.executed, fallback=self.fallback,
+                             alongside=lambda summary: self.uploads.append(
+                                 _archive_on_host(self.runbook, self.values, self.records_dir, summary, self.stream)))
+
+    @property
+    def on_host(self):
+        return self.uploads[0] if self.uploads else None
 
 
 def _start_record(runbook: Runbook, run_id: str, params_file: Path | None, overrides, records_dir: Path | None,
-                  stream):
-    """The checked parameters, the records folder, and the run's record begun: its running notebook (ours,
-    created exclusively), what the record says if the notebook never records itself, and `archive()`."""
+                  stream) -> _StartedRecord:
+    """The parameters checked (`prepare`) and the run's record begun in its records folder."""
     values, records_dir = prepare(params_file, overrides, records_dir=records_dir, runbook=runbook, run_id=run_id)
     records_dir.mkdir(parents=True, exist_ok=True)
     executed = store.running_notebook(records_dir, run_id)
@@ -259,17 +283,9 @@ def _start_record(runbook: Runbook, run_id: str, params_file: Path | None, overr
         raise store.RecordWriteError(f"cannot start a record in {records_dir}: {error}", step="records",
                                      host="this machine", hint="free space or fix permissions there; "
                                      "nothing was run") from None
-    # What the record says if the notebook never got as far as its own journal (a refused parameter).
     fallback = Record(run_id=run_id, kind=runbook.kind, started_at=utc_now().isoformat(), outcome=Outcome.FAILED,
                       operator=values.get("operator"), parameters=values)
-    uploads: list = []
-
-    def archive() -> Path:
-        """The record on this machine, and (while its HTML renders) on the host."""
-        return store.archive(records_dir, run_id, executed, fallback=fallback, alongside=lambda summary: uploads.append(
-            _archive_on_host(runbook, values, records_dir, summary, stream)))
-
-    return values, records_dir, archive, fallback, executed, uploads
+    return _StartedRecord(runbook, run_id, values, records_dir, executed, fallback, stream)
 
 
 class _FirstOutput:
@@ -339,16 +355,18 @@ class RunbookKernel:
                     self._run(self.manager.shutdown_kernel)(now=False)
         finally:
             self._run(self.manager.cleanup_resources)()
-            for client in self.clients:
-                client.stop_channels()
+            self._close_clients()
 
     def kill(self) -> None:
         """Kill a kernel the run turned out not to need (refused parameters), without waiting for it to boot."""
         try:
             self._run(self.manager.shutdown_kernel)(now=True)
         finally:
-            for client in self.clients:
-                client.stop_channels()
+            self._close_clients()
+
+    def _close_clients(self) -> None:
+        for client in self.clients:
+            client.stop_channels()
 
     def stop_while(self, work: Callable[[], Path]) -> Path:
         """`work()` in a thread while the idle kernel exits here; returns what `work` returned, or raises what it
